@@ -1,0 +1,154 @@
+import { BlockList, isIP } from 'node:net';
+import { hostname as osHostname } from 'node:os';
+import { z } from 'zod';
+import { parseByteSize, parseDuration, parseListenAddress } from './units.ts';
+
+const list = (text: string) =>
+  text
+    .split(/[\s,]+/)
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+const listen = z.string().transform((text, ctx) => {
+  const parsed = parseListenAddress(text);
+  if (!parsed) ctx.addIssue({ code: 'custom', message: `expected host:port, got "${text}"` });
+  return parsed ?? { host: '', port: 0 };
+});
+
+const optionalListen = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined || text === '') return undefined;
+    const parsed = parseListenAddress(text);
+    if (!parsed) ctx.addIssue({ code: 'custom', message: `expected host:port, got "${text}"` });
+    return parsed;
+  });
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 4h, 5d` });
+      return ms ?? 0;
+    });
+
+const byteSize = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const bytes = parseByteSize(text);
+      if (bytes === undefined || bytes <= 0)
+        ctx.addIssue({ code: 'custom', message: `expected a size like 25MB or 1048576` });
+      return bytes ?? 0;
+    });
+
+const boolean = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((text) => ['true', '1', 'yes'].includes(text));
+
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** CIDR list ("10.0.0.0/8, ::1/128, 192.0.2.7") -> a BlockList that matches client addresses. */
+const networks = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const blockList = new BlockList();
+      const entries = list(text);
+      for (const entry of entries) {
+        const [address = '', prefixText] = entry.split('/');
+        const family = isIP(address);
+        const prefix = prefixText === undefined ? (family === 6 ? 128 : 32) : Number(prefixText);
+        if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
+          ctx.addIssue({ code: 'custom', message: `"${entry}" is not an address or CIDR network` });
+          continue;
+        }
+        blockList.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
+      }
+      return { text: entries.join(','), blockList };
+    });
+
+/** Redis memory high-water mark: "80%" of maxmemory, or a byte figure. */
+const highWater = z
+  .string()
+  .default('80%')
+  .transform((text, ctx) => {
+    const percent = text.trim().match(/^(\d{1,3})%$/);
+    if (percent) {
+      const value = Number(percent[1]);
+      if (value < 1 || value > 100) ctx.addIssue({ code: 'custom', message: 'percentage must be 1-100' });
+      return { kind: 'percent' as const, value };
+    }
+    const bytes = parseByteSize(text);
+    if (bytes === undefined) ctx.addIssue({ code: 'custom', message: 'expected a percentage or a size' });
+    return { kind: 'bytes' as const, value: bytes ?? 0 };
+  });
+
+const FQDN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/i;
+
+export const configSchema = z
+  .object({
+    OUTPOST_ENV: z.enum(['production', 'development']).default('production'),
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    OUTPOST_REDIS_DURABILITY: z.enum(['auto', 'fsync', 'waitaof', 'none']).default('auto'),
+    OUTPOST_REDIS_HIGH_WATER: highWater,
+    OUTPOST_HOSTNAME: z.string().default(osHostname()),
+    OUTPOST_SMTP_LISTEN: listen.default({ host: '0.0.0.0', port: 2525 }),
+    OUTPOST_SMTPS_LISTEN: optionalListen,
+    OUTPOST_HTTP_LISTEN: listen.default({ host: '0.0.0.0', port: 8080 }),
+    OUTPOST_TLS_CERT: z.string().optional(),
+    OUTPOST_TLS_KEY: z.string().optional(),
+    OUTPOST_USERS_FILE: z.string().optional(),
+    OUTPOST_API_KEYS: z.string().optional(),
+    OUTPOST_TRUSTED_NETWORKS: networks('127.0.0.0/8,::1/128'),
+    OUTPOST_RELAY_DOMAINS: z
+      .string()
+      .default('')
+      .transform((text) => list(text).map((domain) => domain.toLowerCase())),
+    OUTPOST_MAX_MESSAGE_SIZE: byteSize('25MB'),
+    OUTPOST_MAX_RECIPIENTS: integer(100, 1, 100_000),
+    OUTPOST_QUEUE_LIFETIME: duration('5d'),
+    OUTPOST_DNS_SERVERS: z
+      .string()
+      .default('')
+      .transform((text) => list(text)),
+    OUTPOST_DELIVERY_PORT: integer(25, 1, 65535),
+    OUTPOST_TRANSPORT_MAP: z.string().default(''),
+    OUTPOST_ALLOW_PRIVATE_DESTINATIONS: boolean(false),
+    OUTPOST_SHUTDOWN_GRACE: duration('30s'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.OUTPOST_ENV !== 'development' && !FQDN.test(env.OUTPOST_HOSTNAME)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OUTPOST_HOSTNAME'],
+        message: `"${env.OUTPOST_HOSTNAME}" is not a fully qualified domain name (required unless OUTPOST_ENV=development)`,
+      });
+    }
+    if ((env.OUTPOST_TLS_CERT === undefined) !== (env.OUTPOST_TLS_KEY === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.OUTPOST_TLS_CERT === undefined ? 'OUTPOST_TLS_CERT' : 'OUTPOST_TLS_KEY'],
+        message: 'OUTPOST_TLS_CERT and OUTPOST_TLS_KEY must be set together',
+      });
+    }
+    if (env.OUTPOST_ENV !== 'development' && env.OUTPOST_TLS_CERT === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OUTPOST_TLS_CERT'],
+        message:
+          'a certificate is required unless OUTPOST_ENV=development (which generates a self-signed one)',
+      });
+    }
+  });
+
+export type RawConfig = z.output<typeof configSchema>;

@@ -1,0 +1,85 @@
+import type { Message } from '@outpost/core';
+import { FlowProducer, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { DELIVERY_JOB_OPTIONS, MESSAGE_JOB_OPTIONS } from './job-options.ts';
+import { deliveryJobId, QUEUE_NAMES, QUEUE_PREFIX } from './names.ts';
+import { toDeliveryJobs, toMessageJobData } from './payloads.ts';
+import type { Durability } from './redis-policy.ts';
+import { StorageError, toStorageError } from './storage-error.ts';
+
+/** Stores an accepted message durably; resolves only once Redis has it on disk (per `durability`). */
+export interface MessageWriter {
+  write(message: Message): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The chosen design: one BullMQ flow per message. The parent "message" job holds envelope and body;
+ * its children are the per-domain delivery jobs. FlowProducer writes all of them in one MULTI, so a
+ * crash leaves the whole message or nothing, and the parent runs when every child has finished: the
+ * place for per-message finishing work (body removal, the final DSN).
+ */
+export function createFlowMessageWriter(redis: Redis, durability: Durability): MessageWriter {
+  const flows = new FlowProducer({ connection: redis, prefix: QUEUE_PREFIX });
+  return {
+    async write(message) {
+      try {
+        await flows.add({
+          name: 'message',
+          queueName: QUEUE_NAMES.message,
+          data: toMessageJobData(message),
+          opts: { jobId: message.id, ...MESSAGE_JOB_OPTIONS },
+          children: toDeliveryJobs(message).map((data, index) => ({
+            name: 'deliver',
+            queueName: QUEUE_NAMES.delivery,
+            data,
+            opts: { jobId: deliveryJobId(message.id, index), ...DELIVERY_JOB_OPTIONS },
+          })),
+        });
+        await confirmDurable(redis, durability);
+      } catch (error) {
+        throw toStorageError(error);
+      }
+    },
+    close: () => flows.close(),
+  };
+}
+
+/**
+ * The alternative, kept for the benchmark's comparison: the body under its own key first, then the
+ * delivery jobs. A crash between the two leaves an orphan body that a sweeper would have to remove,
+ * and the end-of-message work has no natural home. Not used by the services.
+ */
+export function createBodyFirstMessageWriter(redis: Redis, durability: Durability): MessageWriter {
+  const delivery = new Queue(QUEUE_NAMES.delivery, { connection: redis, prefix: QUEUE_PREFIX });
+  return {
+    async write(message) {
+      try {
+        const { body, ...envelope } = toMessageJobData(message);
+        await redis
+          .multi()
+          .set(`${QUEUE_PREFIX}:body:${message.id}`, body)
+          .set(`${QUEUE_PREFIX}:envelope:${message.id}`, JSON.stringify(envelope))
+          .exec();
+        await delivery.addBulk(
+          toDeliveryJobs(message).map((data, index) => ({
+            name: 'deliver',
+            data,
+            opts: { jobId: deliveryJobId(message.id, index), ...DELIVERY_JOB_OPTIONS },
+          })),
+        );
+        await confirmDurable(redis, durability);
+      } catch (error) {
+        throw toStorageError(error);
+      }
+    },
+    close: () => delivery.close(),
+  };
+}
+
+/** With appendfsync everysec, WAITAOF 1 0 blocks until this connection's writes are fsynced locally. */
+async function confirmDurable(redis: Redis, durability: Durability): Promise<void> {
+  if (durability !== 'waitaof') return;
+  const [local] = (await redis.call('WAITAOF', '1', '0', '5000')) as [number, number];
+  if (local < 1) throw new StorageError('unavailable', 'WAITAOF timed out before the write reached disk');
+}

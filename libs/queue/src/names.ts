@@ -1,0 +1,20 @@
+/**
+ * Queue names and the key prefix are a contract between services: changing one orphans queued jobs.
+ * The prefix is a Redis Cluster hash tag so every key of every queue lands in one slot (BullMQ's
+ * Lua scripts and flows touch several queues' keys atomically).
+ */
+export const QUEUE_PREFIX = '{outpost}';
+
+export const QUEUE_NAMES = {
+  /** Parent of a message's flow: holds envelope and body; runs once every delivery job has finished. */
+  message: 'message',
+  /** One job per (message, destination domain). */
+  delivery: 'delivery',
+  /** DSN work, issued by delivery. */
+  bounce: 'bounce',
+} as const;
+
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+/** Job ids: the message job is the message id; delivery jobs add their domain's position. */
+export const deliveryJobId = (messageId: string, index: number): string => `${messageId}.d${index}`;

@@ -1,0 +1,72 @@
+import type {
+  ClientIdentity,
+  DsnEnvelopeParams,
+  Message,
+  MessageSummaryHeaders,
+  Recipient,
+} from '@outpost/core';
+import { groupRecipientsByDomain } from '@outpost/core';
+
+/**
+ * Job payloads, versioned: a worker that meets a `v` it does not know leaves the job alone instead of
+ * guessing. Bump `v` and keep reading the old shape for as long as such jobs can still be queued.
+ */
+export interface MessageJobDataV1 {
+  v: 1;
+  id: string;
+  sender: string;
+  recipients: Recipient[];
+  dsn: DsnEnvelopeParams;
+  arrivalTime: number;
+  expiresAt: number;
+  size: number;
+  headers: MessageSummaryHeaders;
+  client: ClientIdentity;
+  traceparent?: string;
+  /** The message bytes as a latin1 string: one char per byte, so any 8-bit content round-trips. */
+  body: string;
+}
+
+export interface DeliveryJobDataV1 {
+  v: 1;
+  messageId: string;
+  domain: string;
+  recipients: Recipient[];
+  sender: string;
+  dsn: DsnEnvelopeParams;
+  arrivalTime: number;
+  expiresAt: number;
+  /** Attempts made so far; kept by us, not BullMQ, since waiting for a slot is not an attempt. */
+  attempts: number;
+  traceparent?: string;
+}
+
+export type MessageJobData = MessageJobDataV1;
+export type DeliveryJobData = DeliveryJobDataV1;
+
+export function toMessageJobData(message: Message): MessageJobDataV1 {
+  const { body, ...rest } = message;
+  return { v: 1, ...rest, body: body.toString('latin1') };
+}
+
+export function fromMessageJobData(data: MessageJobData): Message {
+  if (data.v !== 1) throw new Error(`unsupported message job version ${String((data as { v: unknown }).v)}`);
+  const { v: _version, body, ...rest } = data;
+  return { ...rest, body: Buffer.from(body, 'latin1') };
+}
+
+/** One delivery job per destination domain, in first-seen order. */
+export function toDeliveryJobs(message: Message): DeliveryJobDataV1[] {
+  return [...groupRecipientsByDomain(message.recipients)].map(([domain, recipients]) => ({
+    v: 1,
+    messageId: message.id,
+    domain,
+    recipients,
+    sender: message.sender,
+    dsn: message.dsn,
+    arrivalTime: message.arrivalTime,
+    expiresAt: message.expiresAt,
+    attempts: 0,
+    ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
+  }));
+}

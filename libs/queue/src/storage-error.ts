@@ -1,0 +1,18 @@
+/** Why a message could not be stored: decides between 451 (try again) and 452 (we are full). */
+export class StorageError extends Error {
+  readonly kind: 'unavailable' | 'full';
+  constructor(kind: 'unavailable' | 'full', message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageError';
+    this.kind = kind;
+  }
+}
+
+/** Redis answers "OOM command not allowed when used memory > 'maxmemory'" under noeviction. */
+export function toStorageError(error: unknown): StorageError {
+  if (error instanceof StorageError) return error;
+  const text = error instanceof Error ? error.message : String(error);
+  if (/\bOOM\b/.test(text))
+    return new StorageError('full', `Redis is out of memory: ${text}`, { cause: error });
+  return new StorageError('unavailable', `Redis write failed: ${text}`, { cause: error });
+}

@@ -1,0 +1,5 @@
+export * from './dns-server.ts';
+export * from './free-port.ts';
+export * from './redis-server.ts';
+export * from './smtp-client.ts';
+export * from './smtp-receiver.ts';

@@ -1,0 +1,452 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import { assertLoopback } from './dns-server.ts';
+
+/**
+ * How the receiver answers one command. `reply` is a full reply line such as '550 5.1.1 no such user'
+ * (2xx keeps the default acceptance); `delayMs` waits before acting; `action` replaces the reply.
+ */
+export interface RuleSpec<Action extends string> {
+  reply?: string;
+  delayMs?: number;
+  action?: Action;
+}
+
+/** A reply line, a spec, or a function deciding per call (undefined = default behaviour). */
+export type Rule<Action extends string> =
+  | string
+  | RuleSpec<Action>
+  | ((ctx: RuleContext) => string | RuleSpec<Action> | undefined);
+
+export type Stage = 'connect' | 'mail' | 'rcpt' | 'data';
+
+export interface RuleContext {
+  stage: Stage;
+  /** 1-based connection number on this receiver. */
+  session: number;
+  /**
+   * 1-based: connect counts connections, mail/rcpt count commands naming the same address (case-insensitive),
+   * data counts DATA commands, all across sessions. Lets a script say "451 the first time, then accept".
+   */
+  attempt: number;
+  /** The sender (mail) or recipient (rcpt); '' for connect and data. */
+  address: string;
+  /** Sender of the current transaction ('' for the null sender or before MAIL). */
+  from: string;
+  /** Recipients accepted so far in the current transaction. */
+  recipients: string[];
+  remoteAddress: string;
+  heloName: string;
+}
+
+export interface SmtpScript {
+  /** 'close-before-banner' drops the socket at once; 'hang' never sends a banner. A 2xx reply is ignored. */
+  connect?: Rule<'close-before-banner' | 'hang'>;
+  /** 'disconnect' drops the socket instead of replying; 'hang' never replies. */
+  mail?: Rule<'disconnect' | 'hang'>;
+  rcpt?: Rule<'disconnect' | 'hang'>;
+  /**
+   * The reply (after `delayMs`) is the final one, after the message; the 354 always goes out. 'disconnect' drops
+   * the socket at the DATA command (after the 354 if there is a delay); 'hang' takes the message but never replies;
+   * 'accept-then-disconnect' records the message and drops the socket instead of sending the 250.
+   */
+  data?: Rule<'disconnect' | 'hang' | 'accept-then-disconnect'>;
+}
+
+export interface SmtpReceiverOptions {
+  /** Loopback address to bind; default '127.0.0.1'. */
+  host?: string;
+  /** Default 0 = free port. The same port may be bound on several 127.0.0.x hosts. */
+  port?: number;
+  /** Host name in the banner and EHLO reply; default 'localhost'. */
+  name?: string;
+  script?: SmtpScript;
+  /** When given, STARTTLS is offered. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  maxClients?: number;
+}
+
+export interface ReceivedMessage {
+  session: number;
+  /** '' for the null sender. */
+  from: string;
+  to: string[];
+  data: Buffer;
+  remoteAddress: string;
+  secure: boolean;
+  heloName: string;
+  /** False when the script stored the message but dropped the connection instead of sending the 250. */
+  acknowledged: boolean;
+}
+
+export interface ReceiverEvent {
+  session: number;
+  stage: Stage | 'tls' | 'close';
+  /** Sender or recipient for mail/rcpt. */
+  address?: string;
+  /** 'accept', the reply line sent, or the action taken ('disconnect', 'hang', ...); 'closed' for close. */
+  outcome: string;
+}
+
+export interface SmtpReceiver {
+  readonly host: string;
+  readonly port: number;
+  /** Replaceable between deliveries; read at every command. */
+  script: SmtpScript;
+  /** Messages the receiver took responsibility for, in order. */
+  readonly messages: ReceivedMessage[];
+  /** What happened, in order: one entry per scripted decision, TLS upgrade and closed connection. */
+  readonly events: ReceiverEvent[];
+  /** Connections accepted so far. */
+  readonly sessions: number;
+  /** Resolves with all messages once at least `count` were recorded; rejects after `timeoutMs` (default 5000). */
+  waitForMessages(count: number, timeoutMs?: number): Promise<ReceivedMessage[]>;
+  /** Stops listening and drops every open connection. */
+  close(): Promise<void>;
+}
+
+type AnySpec = RuleSpec<string>;
+
+type Decision = AnySpec & { parsed?: Reply | undefined };
+
+interface Reply {
+  code: number;
+  text: string;
+}
+
+interface Waiter {
+  count: number;
+  resolve: (messages: ReceivedMessage[]) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Promise<SmtpReceiver> {
+  const host = options.host ?? '127.0.0.1';
+  assertLoopback(host);
+  const messages: ReceivedMessage[] = [];
+  const events: ReceiverEvent[] = [];
+  const waiters = new Set<Waiter>();
+  const attempts = new Map<string, number>();
+  const timers = new Set<NodeJS.Timeout>();
+  // Session id -> the socket currently carrying it (the TLS socket after STARTTLS).
+  const sockets = new Map<string, Socket>();
+  const rawSockets = new Set<Socket>();
+  let sessions = 0;
+  let closed = false;
+
+  let script = validateScript(options.script ?? {});
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
+
+  const countAttempt = (key: string) => {
+    const attempt = (attempts.get(key) ?? 0) + 1;
+    attempts.set(key, attempt);
+    return attempt;
+  };
+
+  /** A bug in the receiver must not crash the test run: note it and drop that connection. */
+  const fail = (id: string) => (error: unknown) => {
+    events.push({ session: Number(id), stage: 'close', outcome: `receiver error: ${String(error)}` });
+    sockets.get(id)?.destroy();
+  };
+
+  const alive = (id: string) => !closed && sockets.get(id)?.destroyed === false;
+  const drop = (id: string) => sockets.get(id)?.destroy();
+  const sessionNumber = (session: SMTPServerSession) => Number(session.id);
+
+  const record = (message: ReceivedMessage) => {
+    messages.push(message);
+    for (const waiter of waiters) {
+      if (messages.length >= waiter.count) settle(waiter).resolve([...messages]);
+    }
+  };
+
+  const settle = (waiter: Waiter) => {
+    clearTimeout(waiter.timer);
+    waiters.delete(waiter);
+    return waiter;
+  };
+
+  const waitFor = (count: number, timeoutMs: number) =>
+    new Promise<ReceivedMessage[]>((resolve, reject) => {
+      if (messages.length >= count) return resolve([...messages]);
+      const timer = setTimeout(() => {
+        const summary = events
+          .map((e) => `#${e.session} ${e.stage} ${e.address ?? ''} ${e.outcome}`)
+          .join('\n');
+        settle(waiter).reject(
+          new Error(
+            `Expected ${count} message(s) within ${timeoutMs} ms, got ${messages.length}. Events:\n${summary}`,
+          ),
+        );
+      }, timeoutMs);
+      const waiter: Waiter = { count, resolve, reject, timer };
+      waiters.add(waiter);
+    });
+
+  const contextFor = (
+    stage: Stage,
+    session: SMTPServerSession,
+    address: string,
+    attempt: number,
+  ): RuleContext => ({
+    stage,
+    session: sessionNumber(session),
+    attempt,
+    address,
+    from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+    recipients: session.envelope.rcptTo.map((r) => r.address),
+    remoteAddress: session.remoteAddress,
+    heloName: session.hostNameAppearsAs || '',
+  });
+
+  /** MAIL and RCPT: reply, delay, disconnect or hang, then hand the verdict to smtp-server. */
+  const onCommand = async (
+    stage: 'mail' | 'rcpt',
+    address: string,
+    session: SMTPServerSession,
+    callback: (err?: Error | null) => void,
+  ) => {
+    const attempt = countAttempt(`${stage}:${address.toLowerCase()}`);
+    const spec = decide(script[stage], contextFor(stage, session, address, attempt));
+    const log = (outcome: string) =>
+      events.push({ session: sessionNumber(session), stage, address, outcome });
+    if (spec.delayMs) await sleep(spec.delayMs);
+    if (!alive(session.id)) return;
+    if (spec.action === 'disconnect') {
+      log('disconnect');
+      drop(session.id);
+      return;
+    }
+    if (spec.action === 'hang') return void log('hang');
+    const reply = spec.parsed;
+    if (reply && reply.code >= 400) {
+      log(formatReply(reply));
+      callback(replyError(reply));
+    } else {
+      log('accept');
+      callback();
+    }
+  };
+
+  const onData = async (
+    stream: Readable,
+    session: SMTPServerSession,
+    callback: (err?: Error | null, message?: string) => void,
+  ) => {
+    const spec = decide(script.data, contextFor('data', session, '', countAttempt('data')));
+    const log = (outcome: string) => events.push({ session: sessionNumber(session), stage: 'data', outcome });
+    // smtp-server waits for the stream to end before it replies, so it is always read in full.
+    const body = readAll(stream);
+    if (spec.action === 'disconnect') {
+      // Without a delay this runs before smtp-server writes the 354, so the client never gets it.
+      if (spec.delayMs) await sleep(spec.delayMs);
+      log('disconnect');
+      drop(session.id);
+      return;
+    }
+    const data = await body;
+    if (data === undefined) return; // connection lost mid-message
+    if (spec.delayMs) await sleep(spec.delayMs);
+    if (!alive(session.id)) return;
+    const message = (acknowledged: boolean): ReceivedMessage => ({
+      session: sessionNumber(session),
+      from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+      to: session.envelope.rcptTo.map((r) => r.address),
+      data,
+      remoteAddress: session.remoteAddress,
+      secure: session.secure,
+      heloName: session.hostNameAppearsAs || '',
+      acknowledged,
+    });
+    if (spec.action === 'hang') return void log('hang');
+    if (spec.action === 'accept-then-disconnect') {
+      record(message(false));
+      log('accept-then-disconnect');
+      drop(session.id);
+      return;
+    }
+    const reply = spec.parsed;
+    if (reply && reply.code >= 400) {
+      log(formatReply(reply));
+      callback(replyError(reply));
+      return;
+    }
+    record(message(true));
+    log('accept');
+    callback(null, reply?.text);
+  };
+
+  const smtp = new SMTPServer({
+    name: options.name ?? 'localhost',
+    logger: false,
+    // The default reverse lookup would query the system resolver about the client.
+    disableReverseLookup: true,
+    authOptional: true,
+    disabledCommands: options.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    hideSTARTTLS: !options.tls,
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+    ...(options.maxClients ? { maxClients: options.maxClients } : {}),
+    onMailFrom: (address, session, callback) =>
+      void onCommand('mail', address.address, session, callback).catch(fail(session.id)),
+    onRcptTo: (address, session, callback) =>
+      void onCommand('rcpt', address.address, session, callback).catch(fail(session.id)),
+    onData: (stream, session, callback) => void onData(stream, session, callback).catch(fail(session.id)),
+    onSecure: (socket, session, callback) => {
+      sockets.set(session.id, socket);
+      events.push({ session: sessionNumber(session), stage: 'tls', outcome: 'secure' });
+      callback();
+    },
+  });
+  // Client resets mid-transaction surface here; the events log already says what happened.
+  smtp.on('error', () => {});
+
+  /** Applies the connect rule, then hands the socket to smtp-server (which sends the banner). */
+  const onSocket = async (socket: Socket, session: number) => {
+    const id = String(session);
+    sockets.set(id, socket);
+    rawSockets.add(socket);
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      sockets.delete(id);
+      rawSockets.delete(socket);
+      events.push({ session, stage: 'close', outcome: 'closed' });
+    });
+    const remoteAddress = socket.remoteAddress ?? '';
+    const ctx: RuleContext = {
+      stage: 'connect',
+      session,
+      attempt: session,
+      address: '',
+      from: '',
+      recipients: [],
+      remoteAddress,
+      heloName: '',
+    };
+    const spec = decide(script.connect, ctx);
+    const log = (outcome: string) => events.push({ session, stage: 'connect', outcome });
+    if (spec.delayMs) await sleep(spec.delayMs);
+    if (!alive(id)) return;
+    const reply = spec.parsed;
+    if (spec.action === 'close-before-banner') {
+      log('close-before-banner');
+      socket.destroy();
+    } else if (spec.action === 'hang') {
+      log('hang');
+      socket.resume(); // swallow whatever the client sends
+    } else if (reply && reply.code >= 400) {
+      log(formatReply(reply));
+      socket.end(`${formatReply(reply)}\r\n`);
+    } else {
+      log('accept');
+      smtp.connect(socket, { id });
+    }
+  };
+
+  const front: Server = createServer((socket) => {
+    const session = ++sessions;
+    void onSocket(socket, session).catch(fail(String(session)));
+  });
+  const port = await listen(front, host, options.port ?? 0);
+
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    for (const timer of timers) clearTimeout(timer);
+    // The topmost socket first: tearing a TLS socket down from below can crash Node mid-handshake.
+    for (const socket of sockets.values()) socket.destroy();
+    for (const socket of rawSockets) socket.destroy();
+    await new Promise<void>((resolve) => front.close(() => resolve()));
+    for (const waiter of waiters) settle(waiter).reject(new Error('SMTP receiver closed'));
+  };
+
+  return {
+    host,
+    port,
+    get script() {
+      return script;
+    },
+    set script(next) {
+      script = validateScript(next);
+    },
+    messages,
+    events,
+    get sessions() {
+      return sessions;
+    },
+    waitForMessages: (count, timeoutMs = 5000) => waitFor(count, timeoutMs),
+    close,
+  };
+}
+
+/** The rule's verdict with its reply parsed; a throwing rule becomes a 451 so the test sees it, not a crash. */
+function decide<Action extends string>(rule: Rule<Action> | undefined, ctx: RuleContext): Decision {
+  try {
+    const spec = toSpec(typeof rule === 'function' ? rule(ctx) : rule);
+    return { ...spec, parsed: parseReply(spec.reply) };
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return { parsed: { code: 451, text: `4.3.0 receiver script error: ${why}` } };
+  }
+}
+
+function toSpec(rule: string | AnySpec | undefined): AnySpec {
+  if (rule === undefined) return {};
+  return typeof rule === 'string' ? { reply: rule } : rule;
+}
+
+/** Static replies are checked up front so a typo fails at start, not mid-delivery. */
+function validateScript(script: SmtpScript): SmtpScript {
+  for (const rule of Object.values(script)) {
+    if (typeof rule !== 'function') parseReply(toSpec(rule).reply);
+  }
+  return script;
+}
+
+/** '550 5.1.1 no such user' -> { code: 550, text: '5.1.1 no such user' }. */
+export function parseReply(line: string | undefined): Reply | undefined {
+  if (line === undefined) return undefined;
+  const match = /^([2-5]\d\d)(?:[ -](.*))?$/.exec(line.trim());
+  if (!match) throw new Error(`Invalid SMTP reply in script: '${line}'`);
+  return { code: Number(match[1]), text: match[2] ?? '' };
+}
+
+function formatReply(reply: Reply): string {
+  return reply.text ? `${reply.code} ${reply.text}` : String(reply.code);
+}
+
+/** smtp-server writes `${responseCode} ${message}` and closes the connection itself after a 421. */
+function replyError(reply: Reply): Error {
+  return Object.assign(new Error(reply.text), { responseCode: reply.code });
+}
+
+/** The whole stream, or undefined if it broke (the client went away mid-message). */
+function readAll(stream: Readable): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', () => resolve(undefined));
+    stream.once('close', () => resolve(undefined)); // no-op after 'end'
+  });
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host }, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}

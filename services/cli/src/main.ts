@@ -1,0 +1,34 @@
+import { startIngest } from '@outpost/ingest';
+import { Command } from 'commander';
+import { hashPasswordCommand } from './hash-password-command.ts';
+import { runService } from './run-service.ts';
+
+/** The `outpost` command: starts a service, or runs an operator verb. */
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('outpost')
+    .description('Outpost mail delivery system')
+    .showHelpAfterError()
+    .enablePositionalOptions();
+
+  program
+    .command('ingest')
+    .description('accept mail over SMTP submission and queue it durably in Redis')
+    .action(() => runService('ingest', (config, logger) => startIngest({ config, logger })));
+
+  program
+    .command('all')
+    .description('run every service in one process (development)')
+    .action(() =>
+      runService('all', async (config, logger) => {
+        const services = [await startIngest({ config, logger: logger.child({ service: 'ingest' }) })];
+        return { stop: async () => void (await Promise.all(services.map((service) => service.stop()))) };
+      }),
+    );
+
+  program
+    .command('hash-password')
+    .description('print a password hash for OUTPOST_USERS_FILE (reads the password from stdin)')
+    .action(hashPasswordCommand);
+
+  await program.parseAsync(argv);
+}

@@ -1,0 +1,53 @@
+import { type Config, ConfigError, loadConfig } from '@outpost/config';
+import { createLogger, type Logger } from '@outpost/telemetry';
+
+export interface RunningService {
+  stop(): Promise<void>;
+}
+
+/**
+ * Boots a service the same way for every verb: validated configuration (all problems at once,
+ * then exit 2), one logger, and a graceful stop on SIGTERM/SIGINT.
+ */
+export async function runService(
+  name: string,
+  start: (config: Config, logger: Logger) => Promise<RunningService>,
+): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`outpost ${name}: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger({ service: name, level: config.logLevel });
+  let service: RunningService;
+  try {
+    service = await start(config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, `${name} failed to start`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, `${name} stopping`);
+    const force = setTimeout(() => process.exit(1), config.shutdownGraceMs).unref();
+    service.stop().then(
+      () => {
+        clearTimeout(force);
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, `${name} did not stop cleanly`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

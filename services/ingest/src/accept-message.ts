@@ -1,0 +1,87 @@
+import type { ClientIdentity, Recipient } from '@outpost/core';
+import {
+  countHeaders,
+  type DsnEnvelopeParams,
+  newMessageId,
+  parseHeaderFields,
+  prepareMessage,
+} from '@outpost/core';
+import type { MemoryGuard, MessageWriter } from '@outpost/queue';
+import { StorageError } from '@outpost/queue';
+import type { Logger } from '@outpost/telemetry';
+import { IngestRefusal } from './ingest-refusal.ts';
+
+export interface AcceptInput {
+  sender: string;
+  recipients: Recipient[];
+  dsn: DsnEnvelopeParams;
+  raw: Buffer;
+  client: ClientIdentity;
+}
+
+export interface AcceptDeps {
+  writer: MessageWriter;
+  memoryGuard: Pick<MemoryGuard, 'state'>;
+  hostname: string;
+  queueLifetimeMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** RFC 5321 §6.3: a message with this many trace fields is looping; Postfix uses 50, we use 30. */
+export const MAX_RECEIVED_HEADERS = 30;
+
+export type AcceptMessage = (input: AcceptInput) => Promise<{ id: string }>;
+
+/**
+ * The one path by which mail enters the queue, for SMTP and HTTP alike. It resolves only once the
+ * message is durable (RFC 5321 §6.1: after the 250 the responsibility is ours); any refusal is an
+ * IngestRefusal and nothing of the message is stored.
+ */
+export function createMessageAcceptor(deps: AcceptDeps): AcceptMessage {
+  const now = deps.now ?? Date.now;
+  return async (input) => {
+    const started = now();
+    const id = newMessageId(started);
+    const logFields = {
+      id,
+      sender: input.sender,
+      recipients: input.recipients.length,
+      size: input.raw.length,
+      client: input.client.address,
+      user: input.client.user,
+      protocol: input.client.protocol,
+    };
+    try {
+      if (deps.memoryGuard.state.full) throw new IngestRefusal('storageFull');
+      if (countHeaders(parseHeaderFields(input.raw), 'received') > MAX_RECEIVED_HEADERS) {
+        throw new IngestRefusal('tooManyHops');
+      }
+      const message = prepareMessage({
+        id,
+        sender: input.sender,
+        recipients: input.recipients,
+        dsn: input.dsn,
+        raw: input.raw,
+        client: input.client,
+        hostname: deps.hostname,
+        now: started,
+        lifetimeMs: deps.queueLifetimeMs,
+      });
+      try {
+        await deps.writer.write(message);
+      } catch (error) {
+        if (error instanceof StorageError) {
+          throw new IngestRefusal(error.kind === 'full' ? 'storageFull' : 'storageUnavailable');
+        }
+        throw error;
+      }
+      deps.logger.info({ ...logFields, outcome: 'accepted', ms: now() - started }, 'message accepted');
+      return { id };
+    } catch (error) {
+      const reason = error instanceof IngestRefusal ? error.reason : 'storageUnavailable';
+      deps.logger.warn({ ...logFields, outcome: 'refused', reason, err: error }, 'message refused');
+      throw error instanceof IngestRefusal ? error : new IngestRefusal('storageUnavailable');
+    }
+  };
+}

@@ -1,0 +1,109 @@
+import type { AddressInfo } from 'node:net';
+import type { Config } from '@outpost/config';
+import {
+  assertNoEviction,
+  createFlowMessageWriter,
+  createRedisConnection,
+  MemoryGuard,
+  type MessageWriter,
+  resolveDurability,
+  waitForRedis,
+} from '@outpost/queue';
+import type { Logger } from '@outpost/telemetry';
+import type { Redis } from 'ioredis';
+import type { SMTPServer } from 'smtp-server';
+import { createMessageAcceptor } from './accept-message.ts';
+import { createSmtpListener } from './smtp-listener.ts';
+import { loadTlsMaterial } from './tls.ts';
+import { loadUsersFile, type SubmissionUser } from './users.ts';
+
+export interface Ingest {
+  /** Bound addresses, useful when the configuration asked for port 0. */
+  readonly addresses: { smtp: AddressInfo; smtps?: AddressInfo };
+  stop(): Promise<void>;
+}
+
+export interface IngestOptions {
+  config: Config;
+  logger: Logger;
+  /** Overrides for tests and the benchmark. */
+  writerFactory?: (redis: Redis, durability: Awaited<ReturnType<typeof resolveDurability>>) => MessageWriter;
+}
+
+/** Wires ingest: checks Redis, loads users and TLS, and starts the listeners. */
+export async function startIngest(options: IngestOptions): Promise<Ingest> {
+  const { config, logger } = options;
+  const redis = createRedisConnection(config.redisUrl, 'producer', 4_000);
+  redis.on('error', (error) => logger.debug({ err: error }, 'redis connection error'));
+  const servers: SMTPServer[] = [];
+  let memoryGuard: MemoryGuard | undefined;
+  let writer: MessageWriter | undefined;
+  try {
+    await waitForRedis(redis, 10_000);
+    await assertNoEviction(redis);
+    const durability = await resolveDurability(
+      redis,
+      config.redisDurability,
+      config.redisDurability === 'none' || config.env === 'development',
+    );
+    if (durability === 'none') logger.warn('Redis does not fsync accepted mail: a Redis crash can lose it');
+    memoryGuard = new MemoryGuard(redis, config.redisHighWater);
+    await memoryGuard.refresh();
+    memoryGuard.start();
+    writer = (options.writerFactory ?? createFlowMessageWriter)(redis, durability);
+    const users: ReadonlyMap<string, SubmissionUser> = config.usersFile
+      ? await loadUsersFile(config.usersFile)
+      : new Map();
+    const tls = await loadTlsMaterial(config, logger);
+    const accept = createMessageAcceptor({
+      writer,
+      memoryGuard,
+      hostname: config.hostname,
+      queueLifetimeMs: config.queueLifetimeMs,
+      logger,
+    });
+    const deps = { config, accept, users, tls, logger };
+    const smtp = createSmtpListener(deps, 'starttls');
+    servers.push(smtp);
+    const smtpAddress = await listen(smtp, config.smtpListen.host, config.smtpListen.port);
+    let smtpsAddress: AddressInfo | undefined;
+    if (config.smtpsListen) {
+      const smtps = createSmtpListener(deps, 'implicit-tls');
+      servers.push(smtps);
+      smtpsAddress = await listen(smtps, config.smtpsListen.host, config.smtpsListen.port);
+    }
+    logger.info(
+      { smtp: smtpAddress, smtps: smtpsAddress, durability, users: users.size },
+      'ingest listening',
+    );
+    const guard = memoryGuard;
+    const activeWriter = writer;
+    return {
+      addresses: { smtp: smtpAddress, ...(smtpsAddress && { smtps: smtpsAddress }) },
+      async stop() {
+        await Promise.all(
+          servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+        );
+        guard.stop();
+        await activeWriter.close();
+        await redis.quit().catch(() => redis.disconnect());
+      },
+    };
+  } catch (error) {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    memoryGuard?.stop();
+    await writer?.close().catch(() => {});
+    redis.disconnect();
+    throw error;
+  }
+}
+
+function listen(server: SMTPServer, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.server.address() as AddressInfo);
+    });
+  });
+}

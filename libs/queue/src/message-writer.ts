@@ -19,8 +19,14 @@ export interface MessageWriter {
  * crash leaves the whole message or nothing, and the parent runs when every child has finished: the
  * place for per-message finishing work (body removal, the final DSN).
  */
-export function createFlowMessageWriter(redis: Redis, durability: Durability): MessageWriter {
+export function createFlowMessageWriter(
+  redis: Redis,
+  durability: Durability,
+  onConnectionError: (error: Error) => void = () => {},
+): MessageWriter {
   const flows = new FlowProducer({ connection: redis, prefix: QUEUE_PREFIX });
+  // Connection trouble is reported per write; without a listener BullMQ prints it to stderr.
+  flows.on('error', onConnectionError);
   return {
     async write(message) {
       try {
@@ -50,8 +56,13 @@ export function createFlowMessageWriter(redis: Redis, durability: Durability): M
  * delivery jobs. A crash between the two leaves an orphan body that a sweeper would have to remove,
  * and the end-of-message work has no natural home. Not used by the services.
  */
-export function createBodyFirstMessageWriter(redis: Redis, durability: Durability): MessageWriter {
+export function createBodyFirstMessageWriter(
+  redis: Redis,
+  durability: Durability,
+  onConnectionError: (error: Error) => void = () => {},
+): MessageWriter {
   const delivery = new Queue(QUEUE_NAMES.delivery, { connection: redis, prefix: QUEUE_PREFIX });
+  delivery.on('error', onConnectionError);
   return {
     async write(message) {
       try {

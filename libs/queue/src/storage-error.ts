@@ -12,7 +12,10 @@ export class StorageError extends Error {
 export function toStorageError(error: unknown): StorageError {
   if (error instanceof StorageError) return error;
   const text = error instanceof Error ? error.message : String(error);
-  if (/\bOOM\b/.test(text))
+  // A refused command inside MULTI surfaces as EXECABORT, with the real reason in previousErrors.
+  const previous = (error as { previousErrors?: unknown[] } | undefined)?.previousErrors ?? [];
+  const reasons = [text, ...previous.map((cause) => (cause instanceof Error ? cause.message : String(cause)))];
+  if (reasons.some((reason) => /\bOOM\b/.test(reason)))
     return new StorageError('full', `Redis is out of memory: ${text}`, { cause: error });
   return new StorageError('unavailable', `Redis write failed: ${text}`, { cause: error });
 }

@@ -47,8 +47,9 @@ export interface SmtpScript {
   mail?: Rule<'disconnect' | 'hang'>;
   rcpt?: Rule<'disconnect' | 'hang'>;
   /**
-   * The reply (after `delayMs`) is the final one, after the message; the 354 always goes out. 'disconnect' drops
-   * the socket at the DATA command (after the 354 if there is a delay); 'hang' takes the message but never replies;
+   * The reply (after `delayMs`) is the final one, after the message; the 354 always goes out.
+   * 'disconnect' drops the socket at the DATA command (after the 354 if there is a delay);
+   * 'hang' takes the message but never replies;
    * 'accept-then-disconnect' records the message and drops the socket instead of sending the 250.
    */
   data?: Rule<'disconnect' | 'hang' | 'accept-then-disconnect'>;
@@ -100,7 +101,7 @@ export interface SmtpReceiver {
   readonly events: ReceiverEvent[];
   /** Connections accepted so far. */
   readonly sessions: number;
-  /** Resolves with all messages once at least `count` were recorded; rejects after `timeoutMs` (default 5000). */
+  /** Resolves with all messages once at least `count` were recorded; rejects after `timeoutMs` (5000). */
   waitForMessages(count: number, timeoutMs?: number): Promise<ReceivedMessage[]>;
   /** Stops listening and drops every open connection. */
   close(): Promise<void>;
@@ -125,27 +126,13 @@ interface Waiter {
 export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Promise<SmtpReceiver> {
   const host = options.host ?? '127.0.0.1';
   assertLoopback(host);
-  const messages: ReceivedMessage[] = [];
   const events: ReceiverEvent[] = [];
-  const waiters = new Set<Waiter>();
+  const log = messageLog(events);
+  const timers = timerSet();
+  const connections = connectionTable();
   const attempts = new Map<string, number>();
-  const timers = new Set<NodeJS.Timeout>();
-  // Session id -> the socket currently carrying it (the TLS socket after STARTTLS).
-  const sockets = new Map<string, Socket>();
-  const rawSockets = new Set<Socket>();
-  let sessions = 0;
-  let closed = false;
-
   let script = validateScript(options.script ?? {});
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve();
-      }, ms);
-      timers.add(timer);
-    });
+  let sessions = 0;
 
   const countAttempt = (key: string) => {
     const attempt = (attempts.get(key) ?? 0) + 1;
@@ -156,58 +143,8 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
   /** A bug in the receiver must not crash the test run: note it and drop that connection. */
   const fail = (id: string) => (error: unknown) => {
     events.push({ session: Number(id), stage: 'close', outcome: `receiver error: ${String(error)}` });
-    sockets.get(id)?.destroy();
+    connections.drop(id);
   };
-
-  const alive = (id: string) => !closed && sockets.get(id)?.destroyed === false;
-  const drop = (id: string) => sockets.get(id)?.destroy();
-  const sessionNumber = (session: SMTPServerSession) => Number(session.id);
-
-  const record = (message: ReceivedMessage) => {
-    messages.push(message);
-    for (const waiter of waiters) {
-      if (messages.length >= waiter.count) settle(waiter).resolve([...messages]);
-    }
-  };
-
-  const settle = (waiter: Waiter) => {
-    clearTimeout(waiter.timer);
-    waiters.delete(waiter);
-    return waiter;
-  };
-
-  const waitFor = (count: number, timeoutMs: number) =>
-    new Promise<ReceivedMessage[]>((resolve, reject) => {
-      if (messages.length >= count) return resolve([...messages]);
-      const timer = setTimeout(() => {
-        const summary = events
-          .map((e) => `#${e.session} ${e.stage} ${e.address ?? ''} ${e.outcome}`)
-          .join('\n');
-        settle(waiter).reject(
-          new Error(
-            `Expected ${count} message(s) within ${timeoutMs} ms, got ${messages.length}. Events:\n${summary}`,
-          ),
-        );
-      }, timeoutMs);
-      const waiter: Waiter = { count, resolve, reject, timer };
-      waiters.add(waiter);
-    });
-
-  const contextFor = (
-    stage: Stage,
-    session: SMTPServerSession,
-    address: string,
-    attempt: number,
-  ): RuleContext => ({
-    stage,
-    session: sessionNumber(session),
-    attempt,
-    address,
-    from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-    recipients: session.envelope.rcptTo.map((r) => r.address),
-    remoteAddress: session.remoteAddress,
-    heloName: session.hostNameAppearsAs || '',
-  });
 
   /** MAIL and RCPT: reply, delay, disconnect or hang, then hand the verdict to smtp-server. */
   const onCommand = async (
@@ -218,22 +155,19 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
   ) => {
     const attempt = countAttempt(`${stage}:${address.toLowerCase()}`);
     const spec = decide(script[stage], contextFor(stage, session, address, attempt));
-    const log = (outcome: string) =>
-      events.push({ session: sessionNumber(session), stage, address, outcome });
-    if (spec.delayMs) await sleep(spec.delayMs);
-    if (!alive(session.id)) return;
+    const note = (outcome: string) => events.push({ session: Number(session.id), stage, address, outcome });
+    if (spec.delayMs) await timers.sleep(spec.delayMs);
+    if (!connections.alive(session.id)) return;
     if (spec.action === 'disconnect') {
-      log('disconnect');
-      drop(session.id);
-      return;
-    }
-    if (spec.action === 'hang') return void log('hang');
-    const reply = spec.parsed;
-    if (reply && reply.code >= 400) {
-      log(formatReply(reply));
-      callback(replyError(reply));
+      note('disconnect');
+      connections.drop(session.id);
+    } else if (spec.action === 'hang') {
+      note('hang');
+    } else if (spec.parsed && spec.parsed.code >= 400) {
+      note(formatReply(spec.parsed));
+      callback(replyError(spec.parsed));
     } else {
-      log('accept');
+      note('accept');
       callback();
     }
   };
@@ -244,52 +178,40 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
     callback: (err?: Error | null, message?: string) => void,
   ) => {
     const spec = decide(script.data, contextFor('data', session, '', countAttempt('data')));
-    const log = (outcome: string) => events.push({ session: sessionNumber(session), stage: 'data', outcome });
+    const note = (outcome: string) => events.push({ session: Number(session.id), stage: 'data', outcome });
     // smtp-server waits for the stream to end before it replies, so it is always read in full.
     const body = readAll(stream);
     if (spec.action === 'disconnect') {
       // Without a delay this runs before smtp-server writes the 354, so the client never gets it.
-      if (spec.delayMs) await sleep(spec.delayMs);
-      log('disconnect');
-      drop(session.id);
+      if (spec.delayMs) await timers.sleep(spec.delayMs);
+      note('disconnect');
+      connections.drop(session.id);
       return;
     }
     const data = await body;
     if (data === undefined) return; // connection lost mid-message
-    if (spec.delayMs) await sleep(spec.delayMs);
-    if (!alive(session.id)) return;
-    const message = (acknowledged: boolean): ReceivedMessage => ({
-      session: sessionNumber(session),
-      from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-      to: session.envelope.rcptTo.map((r) => r.address),
-      data,
-      remoteAddress: session.remoteAddress,
-      secure: session.secure,
-      heloName: session.hostNameAppearsAs || '',
-      acknowledged,
-    });
-    if (spec.action === 'hang') return void log('hang');
-    if (spec.action === 'accept-then-disconnect') {
-      record(message(false));
-      log('accept-then-disconnect');
-      drop(session.id);
-      return;
+    if (spec.delayMs) await timers.sleep(spec.delayMs);
+    if (!connections.alive(session.id)) return;
+    if (spec.action === 'hang') {
+      note('hang');
+    } else if (spec.action === 'accept-then-disconnect') {
+      log.record(receivedMessage(session, data, false));
+      note('accept-then-disconnect');
+      connections.drop(session.id);
+    } else if (spec.parsed && spec.parsed.code >= 400) {
+      note(formatReply(spec.parsed));
+      callback(replyError(spec.parsed));
+    } else {
+      log.record(receivedMessage(session, data, true));
+      note('accept');
+      callback(null, spec.parsed?.text);
     }
-    const reply = spec.parsed;
-    if (reply && reply.code >= 400) {
-      log(formatReply(reply));
-      callback(replyError(reply));
-      return;
-    }
-    record(message(true));
-    log('accept');
-    callback(null, reply?.text);
   };
 
   const smtp = new SMTPServer({
     name: options.name ?? 'localhost',
     logger: false,
-    // The default reverse lookup would query the system resolver about the client.
+    // The default reverse lookup would ask the system resolver about the client.
     disableReverseLookup: true,
     authOptional: true,
     disabledCommands: options.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
@@ -302,8 +224,8 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
       void onCommand('rcpt', address.address, session, callback).catch(fail(session.id)),
     onData: (stream, session, callback) => void onData(stream, session, callback).catch(fail(session.id)),
     onSecure: (socket, session, callback) => {
-      sockets.set(session.id, socket);
-      events.push({ session: sessionNumber(session), stage: 'tls', outcome: 'secure' });
+      connections.upgrade(session.id, socket);
+      events.push({ session: Number(session.id), stage: 'tls', outcome: 'secure' });
       callback();
     },
   });
@@ -313,41 +235,22 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
   /** Applies the connect rule, then hands the socket to smtp-server (which sends the banner). */
   const onSocket = async (socket: Socket, session: number) => {
     const id = String(session);
-    sockets.set(id, socket);
-    rawSockets.add(socket);
-    socket.on('error', () => {});
-    socket.once('close', () => {
-      sockets.delete(id);
-      rawSockets.delete(socket);
-      events.push({ session, stage: 'close', outcome: 'closed' });
-    });
-    const remoteAddress = socket.remoteAddress ?? '';
-    const ctx: RuleContext = {
-      stage: 'connect',
-      session,
-      attempt: session,
-      address: '',
-      from: '',
-      recipients: [],
-      remoteAddress,
-      heloName: '',
-    };
-    const spec = decide(script.connect, ctx);
-    const log = (outcome: string) => events.push({ session, stage: 'connect', outcome });
-    if (spec.delayMs) await sleep(spec.delayMs);
-    if (!alive(id)) return;
-    const reply = spec.parsed;
+    connections.add(id, socket, () => events.push({ session, stage: 'close', outcome: 'closed' }));
+    const spec = decide(script.connect, connectContext(session, socket.remoteAddress ?? ''));
+    const note = (outcome: string) => events.push({ session, stage: 'connect', outcome });
+    if (spec.delayMs) await timers.sleep(spec.delayMs);
+    if (!connections.alive(id)) return;
     if (spec.action === 'close-before-banner') {
-      log('close-before-banner');
+      note('close-before-banner');
       socket.destroy();
     } else if (spec.action === 'hang') {
-      log('hang');
+      note('hang');
       socket.resume(); // swallow whatever the client sends
-    } else if (reply && reply.code >= 400) {
-      log(formatReply(reply));
-      socket.end(`${formatReply(reply)}\r\n`);
+    } else if (spec.parsed && spec.parsed.code >= 400) {
+      note(formatReply(spec.parsed));
+      socket.end(`${formatReply(spec.parsed)}\r\n`);
     } else {
-      log('accept');
+      note('accept');
       smtp.connect(socket, { id });
     }
   };
@@ -358,17 +261,6 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
   });
   const port = await listen(front, host, options.port ?? 0);
 
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    for (const timer of timers) clearTimeout(timer);
-    // The topmost socket first: tearing a TLS socket down from below can crash Node mid-handshake.
-    for (const socket of sockets.values()) socket.destroy();
-    for (const socket of rawSockets) socket.destroy();
-    await new Promise<void>((resolve) => front.close(() => resolve()));
-    for (const waiter of waiters) settle(waiter).reject(new Error('SMTP receiver closed'));
-  };
-
   return {
     host,
     port,
@@ -378,17 +270,140 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
     set script(next) {
       script = validateScript(next);
     },
-    messages,
+    messages: log.messages,
     events,
     get sessions() {
       return sessions;
     },
-    waitForMessages: (count, timeoutMs = 5000) => waitFor(count, timeoutMs),
-    close,
+    waitForMessages: (count, timeoutMs = 5000) => log.waitFor(count, timeoutMs),
+    close: async () => {
+      if (connections.closed) return;
+      timers.clearAll();
+      connections.closeAll();
+      await new Promise<void>((resolve) => front.close(() => resolve()));
+      log.rejectWaiters(new Error('SMTP receiver closed'));
+    },
   };
 }
 
-/** The rule's verdict with its reply parsed; a throwing rule becomes a 451 so the test sees it, not a crash. */
+/** The recorded messages plus waitFor(), which settles as soon as enough have arrived. */
+function messageLog(events: ReceiverEvent[]) {
+  const messages: ReceivedMessage[] = [];
+  const waiters = new Set<Waiter>();
+  const settle = (waiter: Waiter) => {
+    clearTimeout(waiter.timer);
+    waiters.delete(waiter);
+    return waiter;
+  };
+  return {
+    messages,
+    record(message: ReceivedMessage) {
+      messages.push(message);
+      for (const waiter of waiters) {
+        if (messages.length >= waiter.count) settle(waiter).resolve([...messages]);
+      }
+    },
+    waitFor(count: number, timeoutMs: number) {
+      return new Promise<ReceivedMessage[]>((resolve, reject) => {
+        if (messages.length >= count) return resolve([...messages]);
+        const timer = setTimeout(() => {
+          // The event log usually explains why nothing arrived.
+          const summary = events.map((e) => `#${e.session} ${e.stage} ${e.address ?? ''} ${e.outcome}`);
+          const head = `Expected ${count} message(s) within ${timeoutMs} ms, got ${messages.length}.`;
+          settle(waiter).reject(new Error(`${head}\nEvents:\n${summary.join('\n')}`));
+        }, timeoutMs);
+        const waiter: Waiter = { count, resolve, reject, timer };
+        waiters.add(waiter);
+      });
+    },
+    rejectWaiters(error: Error) {
+      for (const waiter of waiters) settle(waiter).reject(error);
+    },
+  };
+}
+
+/** Timers that close() can cancel, so a scripted delay never outlives the receiver. */
+function timerSet() {
+  const timers = new Set<NodeJS.Timeout>();
+  return {
+    sleep: (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          resolve();
+        }, ms);
+        timers.add(timer);
+      }),
+    clearAll: () => {
+      for (const timer of timers) clearTimeout(timer);
+    },
+  };
+}
+
+/** Open connections by session id, each with the socket that currently carries it (TLS after STARTTLS). */
+function connectionTable() {
+  const current = new Map<string, Socket>();
+  const raw = new Set<Socket>();
+  const table = {
+    closed: false,
+    add(id: string, socket: Socket, onClose: () => void) {
+      current.set(id, socket);
+      raw.add(socket);
+      socket.on('error', () => {});
+      socket.once('close', () => {
+        current.delete(id);
+        raw.delete(socket);
+        onClose();
+      });
+    },
+    upgrade(id: string, socket: Socket) {
+      if (current.has(id)) current.set(id, socket);
+    },
+    alive: (id: string) => !table.closed && current.get(id)?.destroyed === false,
+    drop: (id: string) => current.get(id)?.destroy(),
+    closeAll() {
+      table.closed = true;
+      // Topmost sockets first: tearing a TLS socket down from below can crash Node mid-handshake.
+      for (const socket of current.values()) socket.destroy();
+      for (const socket of raw) socket.destroy();
+    },
+  };
+  return table;
+}
+
+function contextFor(stage: Stage, session: SMTPServerSession, address: string, attempt: number): RuleContext {
+  return {
+    stage,
+    session: Number(session.id),
+    attempt,
+    address,
+    from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+    recipients: session.envelope.rcptTo.map((r) => r.address),
+    remoteAddress: session.remoteAddress,
+    heloName: session.hostNameAppearsAs || '',
+  };
+}
+
+function connectContext(session: number, remoteAddress: string): RuleContext {
+  const base = { session, attempt: session, address: '', from: '', recipients: [], heloName: '' };
+  return { ...base, stage: 'connect', remoteAddress };
+}
+
+function receivedMessage(session: SMTPServerSession, data: Buffer, acknowledged: boolean): ReceivedMessage {
+  const { from, recipients, remoteAddress, heloName } = contextFor('data', session, '', 0);
+  return {
+    session: Number(session.id),
+    from,
+    to: recipients,
+    data,
+    remoteAddress,
+    secure: session.secure,
+    heloName,
+    acknowledged,
+  };
+}
+
+/** The rule's verdict with its reply parsed; a throwing rule becomes a 451 the test can see, not a crash. */
 function decide<Action extends string>(rule: Rule<Action> | undefined, ctx: RuleContext): Decision {
   try {
     const spec = toSpec(typeof rule === 'function' ? rule(ctx) : rule);

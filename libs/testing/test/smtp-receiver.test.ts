@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import SMTPConnection, {
   type SMTPConnectionOptions,
@@ -254,16 +255,29 @@ test('rejects the message after DATA with a scripted reply', async () => {
   });
 });
 
-test('a 421 reply closes the connection', async () => {
-  await withReceiver({ script: { rcpt: '421 4.7.0 too busy' } }, async (receiver) => {
-    const client = await openClient(receiver);
-    const closed = new Promise((resolve) => client.once('end', resolve));
-    await rejectsWith(send(client, { from: 'sender@origin.test', to: ['rcpt@dest.test'] }), {
-      code: 'ECONNECTION',
-      responseCode: 421,
+test('a 421 reply is followed by the receiver closing the connection', async () => {
+  await withReceiver({ script: { mail: '421 4.7.0 too busy' } }, async (receiver) => {
+    // A raw client, so that it is the receiver, not the client, that ends the session.
+    const socket = connect({ host: receiver.host, port: receiver.port });
+    let transcript = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      transcript += chunk;
     });
-    await closed;
-    assert.ok(receiver.events.some((e) => e.stage === 'close'));
+    let ended = false;
+    socket.once('end', () => {
+      ended = true;
+    });
+    try {
+      await waitUntil(() => transcript.startsWith('220 '));
+      socket.write('EHLO client.test\r\n');
+      await waitUntil(() => transcript.includes('\r\n250 '));
+      socket.write('MAIL FROM:<sender@origin.test>\r\n');
+      await waitUntil(() => ended);
+      assert.match(transcript, /\r\n421 4\.7\.0 too busy\r\n$/);
+    } finally {
+      socket.destroy();
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import {
   assertNoEviction,
   createFlowMessageWriter,
   createRedisConnection,
+  type Durability,
   MemoryGuard,
   type MessageWriter,
   resolveDurability,
@@ -27,7 +28,11 @@ export interface IngestOptions {
   config: Config;
   logger: Logger;
   /** Overrides for tests and the benchmark. */
-  writerFactory?: (redis: Redis, durability: Awaited<ReturnType<typeof resolveDurability>>) => MessageWriter;
+  writerFactory?: (
+    redis: Redis,
+    durability: Durability,
+    onConnectionError: (error: Error) => void,
+  ) => MessageWriter;
 }
 
 /** Wires ingest: checks Redis, loads users and TLS, and starts the listeners. */
@@ -50,7 +55,9 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
     memoryGuard = new MemoryGuard(redis, config.redisHighWater);
     await memoryGuard.refresh();
     memoryGuard.start();
-    writer = (options.writerFactory ?? createFlowMessageWriter)(redis, durability);
+    writer = (options.writerFactory ?? createFlowMessageWriter)(redis, durability, (error) =>
+      logger.debug({ err: error }, 'queue connection error'),
+    );
     const users: ReadonlyMap<string, SubmissionUser> = config.usersFile
       ? await loadUsersFile(config.usersFile)
       : new Map();

@@ -14,7 +14,10 @@ export function toStorageError(error: unknown): StorageError {
   const text = error instanceof Error ? error.message : String(error);
   // A refused command inside MULTI surfaces as EXECABORT, with the real reason in previousErrors.
   const previous = (error as { previousErrors?: unknown[] } | undefined)?.previousErrors ?? [];
-  const reasons = [text, ...previous.map((cause) => (cause instanceof Error ? cause.message : String(cause)))];
+  const reasons = [
+    text,
+    ...previous.map((cause) => (cause instanceof Error ? cause.message : String(cause))),
+  ];
   if (reasons.some((reason) => /\bOOM\b/.test(reason)))
     return new StorageError('full', `Redis is out of memory: ${text}`, { cause: error });
   return new StorageError('unavailable', `Redis write failed: ${text}`, { cause: error });

@@ -77,6 +77,7 @@ export async function startDnsServer(options: DnsServerOptions = {}): Promise<Te
   tcp.on('request', handle('tcp'));
   const tcpSockets = trackSockets(tcp);
 
+  let closing: Promise<void> | undefined;
   const put = (name: string, entry: ZoneEntry): void => {
     zone.set(normalizeName(name), entry);
   };
@@ -98,10 +99,11 @@ export async function startDnsServer(options: DnsServerOptions = {}): Promise<Te
         zone.delete(normalizeName(name));
       }
     },
-    close: async () => {
+    close: () => {
       // dns2 keeps idle TCP connections for 10 s; close() would wait for them.
       for (const socket of tcpSockets) socket.destroy();
-      await Promise.all([closeUdp(udp), closeTcp(tcp)]);
+      closing ??= Promise.all([closeUdp(udp), closeTcp(tcp)]).then(() => {});
+      return closing;
     },
   };
 }

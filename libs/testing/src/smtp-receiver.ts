@@ -7,22 +7,22 @@ import { assertLoopback } from './dns-server.ts';
  * How the receiver answers one command. `reply` is a full reply line such as '550 5.1.1 no such user'
  * (2xx keeps the default acceptance); `delayMs` waits before acting; `action` replaces the reply.
  */
-export interface RuleSpec<Action extends string> {
+export interface SmtpRuleSpec<Action extends string> {
   reply?: string;
   delayMs?: number;
   action?: Action;
 }
 
 /** A reply line, a spec, or a function deciding per call (undefined = default behaviour). */
-export type Rule<Action extends string> =
+export type SmtpRule<Action extends string> =
   | string
-  | RuleSpec<Action>
-  | ((ctx: RuleContext) => string | RuleSpec<Action> | undefined);
+  | SmtpRuleSpec<Action>
+  | ((ctx: SmtpRuleContext) => string | SmtpRuleSpec<Action> | undefined);
 
-export type Stage = 'connect' | 'mail' | 'rcpt' | 'data';
+export type SmtpStage = 'connect' | 'mail' | 'rcpt' | 'data';
 
-export interface RuleContext {
-  stage: Stage;
+export interface SmtpRuleContext {
+  stage: SmtpStage;
   /** 1-based connection number on this receiver. */
   session: number;
   /**
@@ -42,17 +42,17 @@ export interface RuleContext {
 
 export interface SmtpScript {
   /** 'close-before-banner' drops the socket at once; 'hang' never sends a banner. A 2xx reply is ignored. */
-  connect?: Rule<'close-before-banner' | 'hang'>;
+  connect?: SmtpRule<'close-before-banner' | 'hang'>;
   /** 'disconnect' drops the socket instead of replying; 'hang' never replies. */
-  mail?: Rule<'disconnect' | 'hang'>;
-  rcpt?: Rule<'disconnect' | 'hang'>;
+  mail?: SmtpRule<'disconnect' | 'hang'>;
+  rcpt?: SmtpRule<'disconnect' | 'hang'>;
   /**
    * The reply (after `delayMs`) is the final one, after the message; the 354 always goes out.
    * 'disconnect' drops the socket at the DATA command (after the 354 if there is a delay);
    * 'hang' takes the message but never replies;
    * 'accept-then-disconnect' records the message and drops the socket instead of sending the 250.
    */
-  data?: Rule<'disconnect' | 'hang' | 'accept-then-disconnect'>;
+  data?: SmtpRule<'disconnect' | 'hang' | 'accept-then-disconnect'>;
 }
 
 export interface SmtpReceiverOptions {
@@ -83,7 +83,7 @@ export interface ReceivedMessage {
 
 export interface ReceiverEvent {
   session: number;
-  stage: Stage | 'tls' | 'close';
+  stage: SmtpStage | 'tls' | 'close';
   /** Sender or recipient for mail/rcpt. */
   address?: string;
   /** 'accept', the reply line sent, or the action taken ('disconnect', 'hang', ...); 'closed' for close. */
@@ -107,7 +107,7 @@ export interface SmtpReceiver {
   close(): Promise<void>;
 }
 
-type AnySpec = RuleSpec<string>;
+type AnySpec = SmtpRuleSpec<string>;
 
 type Decision = AnySpec & { parsed?: Reply | undefined };
 
@@ -260,6 +260,7 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
     void onSocket(socket, session).catch(fail(String(session)));
   });
   const port = await listen(front, host, options.port ?? 0);
+  let closing: Promise<void> | undefined;
 
   return {
     host,
@@ -276,12 +277,14 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
       return sessions;
     },
     waitForMessages: (count, timeoutMs = 5000) => log.waitFor(count, timeoutMs),
-    close: async () => {
-      if (connections.closed) return;
-      timers.clearAll();
-      connections.closeAll();
-      await new Promise<void>((resolve) => front.close(() => resolve()));
-      log.rejectWaiters(new Error('SMTP receiver closed'));
+    close: () => {
+      closing ??= (async () => {
+        timers.clearAll();
+        connections.closeAll();
+        await new Promise<void>((resolve) => front.close(() => resolve()));
+        log.rejectWaiters(new Error('SMTP receiver closed'));
+      })();
+      return closing;
     },
   };
 }
@@ -371,7 +374,12 @@ function connectionTable() {
   return table;
 }
 
-function contextFor(stage: Stage, session: SMTPServerSession, address: string, attempt: number): RuleContext {
+function contextFor(
+  stage: SmtpStage,
+  session: SMTPServerSession,
+  address: string,
+  attempt: number,
+): SmtpRuleContext {
   return {
     stage,
     session: Number(session.id),
@@ -384,7 +392,7 @@ function contextFor(stage: Stage, session: SMTPServerSession, address: string, a
   };
 }
 
-function connectContext(session: number, remoteAddress: string): RuleContext {
+function connectContext(session: number, remoteAddress: string): SmtpRuleContext {
   const base = { session, attempt: session, address: '', from: '', recipients: [], heloName: '' };
   return { ...base, stage: 'connect', remoteAddress };
 }
@@ -404,7 +412,7 @@ function receivedMessage(session: SMTPServerSession, data: Buffer, acknowledged:
 }
 
 /** The rule's verdict with its reply parsed; a throwing rule becomes a 451 the test can see, not a crash. */
-function decide<Action extends string>(rule: Rule<Action> | undefined, ctx: RuleContext): Decision {
+function decide<Action extends string>(rule: SmtpRule<Action> | undefined, ctx: SmtpRuleContext): Decision {
   try {
     const spec = toSpec(typeof rule === 'function' ? rule(ctx) : rule);
     return { ...spec, parsed: parseReply(spec.reply) };
@@ -428,7 +436,7 @@ function validateScript(script: SmtpScript): SmtpScript {
 }
 
 /** '550 5.1.1 no such user' -> { code: 550, text: '5.1.1 no such user' }. */
-export function parseReply(line: string | undefined): Reply | undefined {
+function parseReply(line: string | undefined): Reply | undefined {
   if (line === undefined) return undefined;
   const match = /^([2-5]\d\d)(?:[ -](.*))?$/.exec(line.trim());
   if (!match) throw new Error(`Invalid SMTP reply in script: '${line}'`);

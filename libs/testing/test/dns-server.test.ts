@@ -56,6 +56,17 @@ test('binds a free port on 127.0.0.1 and reports a setServers-ready address', as
   });
 });
 
+test('serves over IPv6 loopback', async () => {
+  const server = await startDnsServer({ host: '::1' });
+  try {
+    assert.equal(server.address, `[::1]:${server.port}`);
+    server.set('v6.example.test', [{ type: 'A', address: '127.0.0.7' }]);
+    assert.deepEqual(await resolverFor(server).resolve4('v6.example.test'), ['127.0.0.7']);
+  } finally {
+    await server.close();
+  }
+});
+
 test('refuses to bind a non-loopback address', async () => {
   await assert.rejects(startDnsServer({ host: '0.0.0.0' }), /loopback/);
 });
@@ -273,7 +284,7 @@ test('close() frees the port even with an idle TCP connection open', async () =>
   await new Promise((resolve) => socket.once('connect', resolve));
   const closed = new Promise((resolve) => socket.once('close', resolve));
   socket.on('error', () => {});
-  await server.close();
+  await Promise.all([server.close(), server.close()]);
   await closed;
   const again = await startDnsServer({ port: server.port });
   assert.equal(again.port, server.port);

@@ -57,6 +57,9 @@ export function createSmtpListener(deps: SmtpListenerDeps, mode: 'starttls' | 'i
     // library's per-code defaults), so the library must not add a second one.
     hideENHANCEDSTATUSCODES: true,
     disabledCommands: [],
+    // The Received: header names the client by HELO and address; a PTR lookup per connection
+    // would only add latency and outside DNS traffic.
+    disableReverseLookup: true,
     logger: false,
     onAuth: (auth, _session, callback) => {
       authenticate(deps, auth).then(

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, afterEach, describe, test } from 'node:test';
 import { RedisPolicyError } from '@outpost/queue';
 import { type SubmitError, submitMessage, TestRedis } from '@outpost/testing';
-import type { Ingest } from '../src/index.ts';
 import { openQueues, queuedIdOf, startTestIngest, testMessage, totalJobs } from './helpers.ts';
 
 const send = (port: number, message = testMessage()) =>
@@ -59,12 +58,22 @@ describe('Redis trouble at ingest', () => {
     await admin.config('SET', 'maxmemory', String(used + 256 * 1024));
     const big = `Subject: big\r\n\r\n${`${'x'.repeat(998)}\r\n`.repeat(400)}`;
     const results = [];
-    for (let i = 0; i < 4; i++) results.push(await send(port, big).then(() => 250, (error: SubmitError) => error.responseCode));
+    for (let i = 0; i < 4; i++)
+      results.push(
+        await send(port, big).then(
+          () => 250,
+          (error: SubmitError) => error.responseCode,
+        ),
+      );
     assert.ok(results.includes(452), `replies: ${results.join(',')}`);
     assert.ok(!results.some((code) => code !== 250 && code !== 452), `replies: ${results.join(',')}`);
     await admin.config('SET', 'maxmemory', '0');
     const counts = await queues.message.getJobCounts();
-    assert.equal(counts['waiting-children'], results.filter((code) => code === 250).length, 'only accepted mail is queued');
+    assert.equal(
+      counts['waiting-children'],
+      results.filter((code) => code === 250).length,
+      'only accepted mail is queued',
+    );
   });
 
   test('a message answered 250 survives kill -9 of Redis and a restart from the AOF', async () => {
@@ -92,7 +101,11 @@ describe('Redis trouble at ingest', () => {
     const redis = await TestRedis.start({ appendonly: false });
     cleanups.push(() => redis.stop());
     await assert.rejects(
-      startTestIngest(redis, { OUTPOST_ENV: 'production', OUTPOST_TLS_CERT: '/dev/null', OUTPOST_TLS_KEY: '/dev/null' }),
+      startTestIngest(redis, {
+        OUTPOST_ENV: 'production',
+        OUTPOST_TLS_CERT: '/dev/null',
+        OUTPOST_TLS_KEY: '/dev/null',
+      }),
       /appendfsync always/,
     );
   });

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+
+// No Docker engine runs where the tests run, so the compose file is checked as data: the promises
+// it makes about durability and startup order are asserted here.
+const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8')) as {
+  services: Record<string, Record<string, unknown>>;
+};
+const dockerfile = readFileSync(new URL('../deploy/docker/Dockerfile', import.meta.url), 'utf8');
+
+test('redis runs with AOF fsync always and noeviction, on a named volume, with a healthcheck', () => {
+  const redis = compose.services.redis!;
+  const command = (redis.command as string[]).join(' ');
+  assert.match(command, /--appendonly yes/);
+  assert.match(command, /--appendfsync always/);
+  assert.match(command, /--maxmemory-policy noeviction/);
+  assert.match(String(redis.image), /^(redis|valkey\/valkey):\d+\.\d+\.\d+/, 'image tag pinned');
+  assert.ok(redis.healthcheck);
+  assert.deepEqual(redis.volumes, ['redis-data:/data']);
+});
+
+test('every Outpost service waits for a healthy redis, restarts, and checks its own health', () => {
+  const outpost = Object.entries(compose.services).filter(([name]) => name !== 'redis');
+  assert.ok(outpost.some(([name]) => name === 'ingest'));
+  for (const [name, service] of outpost) {
+    assert.deepEqual(service.depends_on, { redis: { condition: 'service_healthy' } }, name);
+    assert.equal(service.restart, 'unless-stopped', name);
+    assert.ok(service.healthcheck, `${name} has a healthcheck`);
+    assert.equal(service.init, true, `${name} runs under an init so signals reach node`);
+  }
+});
+
+test('the image pins its base, runs as a non-root user and starts the outpost command', () => {
+  const bases = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((match) => match[1]);
+  assert.ok(bases.length >= 2, 'multi-stage');
+  for (const base of bases) assert.match(base!, /^node:24\.\d+\.\d+-/);
+  assert.match(dockerfile, /^USER node$/m);
+  assert.match(dockerfile, /npm ci/);
+  assert.match(dockerfile, /ENTRYPOINT \["node", "\/app\/services\/cli\/bin\/outpost\.ts"\]/);
+});

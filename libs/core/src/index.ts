@@ -1,5 +1,7 @@
+export * from './delivery/index.ts';
 export * from './envelope.ts';
 export * from './headers.ts';
+export * from './ingest/index.ts';
 export * from './message.ts';
 export * from './message-id.ts';
 export * from './prepare-message.ts';

@@ -69,7 +69,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
       queueLifetimeMs: config.queueLifetimeMs,
       logger,
     });
-    const deps = { config, accept, users, tls, logger };
+    const deps = { config, accept, users, tls, logger, redis, memoryGuard };
     const smtp = createSmtpListener(deps, 'starttls');
     servers.push(smtp);
     const smtpAddress = await listen(smtp, config.smtpListen.host, config.smtpListen.port);

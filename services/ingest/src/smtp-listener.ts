@@ -1,7 +1,9 @@
 import type { Config } from '@outpost/config';
 import type { DsnNotify, Recipient } from '@outpost/core';
 import { normalizeAddress } from '@outpost/core';
+import type { MemoryGuard } from '@outpost/queue';
 import type { Logger } from '@outpost/telemetry';
+import type { Redis } from 'ioredis';
 import {
   SMTPServer,
   type SMTPServerAddress,
@@ -21,6 +23,9 @@ export interface SmtpListenerDeps {
   users: ReadonlyMap<string, SubmissionUser>;
   tls: TlsMaterial;
   logger: Logger;
+  /** The producer connection: for limits shared by every ingest process (rate limits, throttles). */
+  redis: Redis;
+  memoryGuard: MemoryGuard;
 }
 
 /** IPv4 clients on a dual-stack socket appear as ::ffff:a.b.c.d. */

@@ -1,0 +1,119 @@
+/**
+ * Bench-only ingest entry: what `outpost ingest` does, but with the storage design picked by
+ * BENCH_STORAGE (flow | body-first). Configuration comes from the OUTPOST_* environment as usual.
+ *
+ * Talks to the benchmark over stdio, one line per message:
+ *   stdout  READY {"port":..,"durability":..,"storage":..}   once listening
+ *   stdin   "mark"   start a measurement window (writer timings, event-loop utilisation)
+ *   stdin   "stats"  -> stdout STATS {...} for the window since "mark"
+ *   stdin   closed (the benchmark ended or died) or SIGTERM/SIGINT -> stop and exit
+ * Logs go to stderr so stdout stays machine-readable.
+ */
+import { createInterface } from 'node:readline';
+import { performance } from 'node:perf_hooks';
+import { loadConfig } from '@outpost/config';
+import { type Ingest, type IngestOptions, startIngest } from '@outpost/ingest';
+import { createBodyFirstMessageWriter, createFlowMessageWriter, type Durability } from '@outpost/queue';
+import { createLogger } from '@outpost/telemetry';
+import { percentile } from './stats.ts';
+
+type WriterFactory = NonNullable<IngestOptions['writerFactory']>;
+
+const STORAGE_DESIGNS = {
+  flow: createFlowMessageWriter,
+  'body-first': createBodyFirstMessageWriter,
+} as const satisfies Record<string, WriterFactory>;
+
+type StorageDesign = keyof typeof STORAGE_DESIGNS;
+
+export interface IngestStats {
+  writes: number;
+  /** Time inside MessageWriter.write: the Redis round trip(s), fsync included. */
+  writeMs: { p50: number; p99: number; mean: number };
+  /** Share of the window the event loop was busy (1 = CPU-bound on its one thread). */
+  eventLoopUtilization: number;
+  cpuMs: { user: number; system: number };
+  heapUsedBytes: number;
+}
+
+const storage = (process.env.BENCH_STORAGE ?? 'flow') as StorageDesign;
+const factory: WriterFactory | undefined = STORAGE_DESIGNS[storage];
+if (!factory) {
+  process.stderr.write(`BENCH_STORAGE must be one of ${Object.keys(STORAGE_DESIGNS).join(', ')}\n`);
+  process.exit(2);
+}
+
+// The writer is wrapped only to time write(): two performance.now() calls and a push per message.
+let writeTimes: number[] = [];
+let durability: Durability | undefined;
+const timedFactory: WriterFactory = (redis, resolved, onConnectionError) => {
+  durability = resolved;
+  const writer = factory(redis, resolved, onConnectionError);
+  return {
+    async write(message) {
+      const started = performance.now();
+      try {
+        await writer.write(message);
+      } finally {
+        writeTimes.push(performance.now() - started);
+      }
+    },
+    close: () => writer.close(),
+  };
+};
+
+const config = loadConfig(process.env);
+const logger = createLogger({ service: 'ingest', level: config.logLevel, destination: process.stderr });
+let ingest: Ingest | undefined;
+let stopping = false;
+
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    setTimeout(() => process.exit(code || 1), 5_000).unref();
+    await ingest?.stop().catch((error: unknown) => logger.error({ err: error }, 'ingest did not stop cleanly'));
+  }
+  process.exit(code);
+}
+
+process.on('SIGTERM', () => void stop(0));
+process.on('SIGINT', () => void stop(0));
+
+let windowStart = {
+  elu: performance.eventLoopUtilization(),
+  cpu: process.cpuUsage(),
+};
+
+const commands = createInterface({ input: process.stdin });
+commands.on('line', (line) => {
+  if (line === 'mark') {
+    writeTimes = [];
+    windowStart = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage() };
+  } else if (line === 'stats') {
+    const sorted = [...writeTimes].sort((a, b) => a - b);
+    const cpu = process.cpuUsage(windowStart.cpu);
+    const stats: IngestStats = {
+      writes: sorted.length,
+      writeMs: {
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+        mean: sorted.reduce((sum, value) => sum + value, 0) / (sorted.length || 1),
+      },
+      eventLoopUtilization: performance.eventLoopUtilization(windowStart.elu).utilization,
+      cpuMs: { user: cpu.user / 1000, system: cpu.system / 1000 },
+      heapUsedBytes: process.memoryUsage().heapUsed,
+    };
+    process.stdout.write(`STATS ${JSON.stringify(stats)}\n`);
+  }
+});
+commands.on('close', () => void stop(0));
+
+try {
+  ingest = await startIngest({ config, logger, writerFactory: timedFactory });
+} catch (error) {
+  logger.fatal({ err: error }, 'ingest failed to start');
+  process.exit(1);
+}
+process.stdout.write(
+  `READY ${JSON.stringify({ port: ingest.addresses.smtp.port, durability, storage, pid: process.pid })}\n`,
+);

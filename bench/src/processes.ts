@@ -1,0 +1,187 @@
+/**
+ * Child processes of the benchmark, and the guarantee that none outlives it: every child is tracked
+ * and SIGKILLed on exit, on an error, and on SIGINT/SIGTERM/SIGHUP; extra cleanups (a Redis directory)
+ * run then too. The node children also exit by themselves when their stdin closes, which happens
+ * even when this process is killed with SIGKILL.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+const children = new Set<ChildProcess>();
+const cleanups = new Set<() => void>();
+let installed = false;
+
+function killEverything(): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  children.clear();
+  for (const cleanup of cleanups) {
+    try {
+      cleanup();
+    } catch {
+      // best effort: we are going down
+    }
+  }
+  cleanups.clear();
+}
+
+export function installCleanupHandlers(): void {
+  if (installed) return;
+  installed = true;
+  process.on('exit', killEverything);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      process.stderr.write(`\n${signal}: stopping every child process\n`);
+      killEverything();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
+/** Registers a synchronous cleanup for abnormal exits; call the returned function once done normally. */
+export function onAbort(cleanup: () => void): () => void {
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
+}
+
+export interface NodeChild {
+  child: ChildProcess;
+  /** The next stdout line starting with `prefix`, parsed as JSON after the prefix. */
+  nextLine<T>(prefix: string, timeoutMs: number): Promise<T>;
+  send(line: string): void;
+  /** Last 64 KiB of stderr, for error messages. */
+  stderr(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Spawns `node [nodeArgs] script [args]` with stdin/stdout as a line protocol. */
+export function spawnNode(
+  script: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; nodeArgs?: string[] },
+): NodeChild {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], {
+    env: options.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exited.then(() => children.delete(child));
+  child.stdin?.on('error', () => {}); // EPIPE once the child is gone
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    stderr = (stderr + text).slice(-65_536);
+  });
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    lines.push(line);
+    for (const wake of waiters) wake();
+  });
+  const describe = () => `${script} (pid ${child.pid}); stderr:\n${stderr.trim() || '(empty)'}`;
+
+  return {
+    child,
+    nextLine<T>(prefix: string, timeoutMs: number) {
+      return new Promise<T>((resolve, reject) => {
+        const check = () => {
+          const index = lines.findIndex((line) => line.startsWith(prefix));
+          if (index === -1) return;
+          const [line] = lines.splice(index, 1);
+          done();
+          try {
+            resolve(JSON.parse(line!.slice(prefix.length)) as T);
+          } catch (error) {
+            reject(error);
+          }
+        };
+        const onExit = () => {
+          // Lines written just before exiting may still be in the pipe.
+          setTimeout(() => {
+            check();
+            done();
+            reject(new Error(`exited (code ${child.exitCode}, signal ${child.signalCode}): ${describe()}`));
+          }, 50);
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`no "${prefix.trim()}" line within ${timeoutMs} ms from ${describe()}`));
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          child.off('exit', onExit);
+        };
+        waiters.add(check);
+        child.once('exit', onExit);
+        check();
+      });
+    },
+    send(line) {
+      child.stdin?.write(`${line}\n`);
+    },
+    stderr: () => stderr,
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+const CLOCK_TICKS = (() => {
+  const probe = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const ticks = Number(probe.stdout?.trim());
+  return Number.isFinite(ticks) && ticks > 0 ? ticks : 100;
+})();
+
+/** CPU time (user + system, all threads) a process has used so far, in ms; undefined if it is gone. */
+export function cpuTimeMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** VmRSS (now) and VmHWM (peak since start) of a process, in bytes. */
+export function memoryOf(pid: number | undefined): { rss: number; peak: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => Number(status.match(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm'))?.[1]) * 1024;
+    return { rss: field('VmRSS'), peak: field('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples a process's RSS every `intervalMs`; `stop()` returns the largest sample and VmHWM. */
+export function sampleMemory(pid: number, intervalMs = 100): { stop(): { sampledMax: number; peak: number } } {
+  let sampledMax = 0;
+  let peak = 0;
+  const sample = () => {
+    const memory = memoryOf(pid);
+    if (!memory) return;
+    sampledMax = Math.max(sampledMax, memory.rss);
+    peak = Math.max(peak, memory.peak);
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { sampledMax, peak };
+    },
+  };
+}

@@ -1,0 +1,2 @@
+// Pure logic of the delivery side (routing, MX ordering, classification, retry schedule).
+export {};

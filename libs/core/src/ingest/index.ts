@@ -1,0 +1,2 @@
+// Pure logic of the ingest side (address syntax, smuggling checks, limits).
+export {};

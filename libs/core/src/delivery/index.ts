@@ -1,2 +1,7 @@
 // Pure logic of the delivery side (routing, MX ordering, classification, retry schedule).
-export {};
+export * from './categories.ts';
+export * from './classify.ts';
+export * from './delivery-event.ts';
+export * from './destination-addresses.ts';
+export * from './mx-order.ts';
+export * from './retry-schedule.ts';

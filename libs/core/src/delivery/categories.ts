@@ -1,0 +1,26 @@
+/**
+ * Failure categories: stable ids used in attempt records, the API, metrics and diagnosis.
+ * `held` is a recipient status, not a category.
+ */
+export const FAILURE_CATEGORIES = [
+  'no_such_user',
+  'mailbox_full',
+  'domain_not_found',
+  'null_mx',
+  'dns_temporary',
+  'connection_refused_or_timeout',
+  'no_greeting',
+  'busy_try_later',
+  'greylisted',
+  'rate_limited',
+  'message_too_large',
+  'policy_ip_or_ptr',
+  'blocklisted',
+  'tls_required',
+  'content_rejected',
+  'auth_or_relay_denied',
+  'mail_loop',
+  'unknown',
+] as const;
+
+export type FailureCategory = (typeof FAILURE_CATEGORIES)[number];

@@ -1,0 +1,3 @@
+export * from './dns-error.ts';
+export * from './resolver.ts';
+export * from './ttl-cache.ts';

@@ -1,0 +1,3 @@
+export * from './smtp-error.ts';
+export * from './smtp-transaction.ts';
+export * from './transcript.ts';

@@ -1,0 +1,62 @@
+import type { DeliveryEvent, NetworkFailure, SmtpStage } from '@outpost/core';
+import { parseSmtpReply } from '@outpost/core';
+
+/** What nodemailer's SMTPConnection attaches to its errors (lib/smtp-connection `_formatError`). */
+export interface NodemailerSmtpError extends Error {
+  code?: string;
+  originalCode?: string;
+  command?: string;
+  response?: string;
+  responseCode?: number;
+  timeoutType?: string;
+  recipient?: string;
+  rejectedErrors?: NodemailerSmtpError[];
+}
+
+/** nodemailer's command names -> our stages. */
+export function stageOfCommand(command: string | undefined): SmtpStage {
+  const name = (command ?? '').toUpperCase();
+  if (name.startsWith('MAIL')) return 'mail';
+  if (name.startsWith('RCPT')) return 'rcpt';
+  if (name.startsWith('DATA')) return 'data';
+  if (name.startsWith('EHLO') || name.startsWith('HELO') || name.startsWith('LHLO')) return 'ehlo';
+  if (name.startsWith('STARTTLS')) return 'starttls';
+  return 'connect';
+}
+
+/**
+ * Turns a nodemailer error into the event classification understands. `greeted` and `bodySent`
+ * come from the transcript: they tell "never greeted" from "lost mid-session", and "lost after the
+ * final dot" (RFC 1047: the server may have the message) from an earlier loss.
+ */
+export function eventOfError(
+  error: NodemailerSmtpError,
+  state: { greeted: boolean; bodySent: boolean; stage: SmtpStage },
+): DeliveryEvent {
+  const reply = error.response ? parseSmtpReply(error.response) : undefined;
+  const stage =
+    error.code === 'EMESSAGE' && error.command === 'DATA'
+      ? 'end-of-data' // nodemailer names both the DATA command and the final reply 'DATA'
+      : error.command && error.command !== 'CONN' && error.command !== 'API'
+        ? stageOfCommand(error.command)
+        : state.stage;
+  if (reply && reply.code >= 400) return { kind: 'reply', stage: state.greeted ? stage : 'greeting', reply };
+  const network = (failure: NetworkFailure): DeliveryEvent => ({
+    kind: 'network',
+    stage: state.stage,
+    failure,
+    detail: error.message,
+  });
+  if (state.bodySent) return network('no-reply-after-dot');
+  if (error.code === 'ETLS') return network('tls-failed');
+  if (!state.greeted) {
+    if (error.timeoutType === 'GREETING_TIMEOUT') return network('no-greeting');
+    if (/closed unexpectedly/i.test(error.message)) return network('closed-before-banner');
+    if (error.originalCode === 'ECONNREFUSED' || /ECONNREFUSED/.test(error.message))
+      return network('refused');
+    if (error.code === 'ETIMEDOUT') return network('timeout');
+    return network('refused');
+  }
+  if (error.code === 'ETIMEDOUT') return network('timeout');
+  return network('reset');
+}

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { classify } from '@outpost/core';
+import { type SmtpReceiver, type SmtpScript, startSmtpReceiver } from '@outpost/testing';
+import { runSmtpTransaction, type SmtpTransactionOptions } from '../src/index.ts';
+
+const receivers: SmtpReceiver[] = [];
+after(async () => {
+  await Promise.all(receivers.map((receiver) => receiver.close()));
+});
+
+async function receiver(script: SmtpScript = {}, host = '127.0.0.2') {
+  const started = await startSmtpReceiver({ host, script, name: 'mx.dest.test' });
+  receivers.push(started);
+  return started;
+}
+
+const BODY = Buffer.from('Subject: test\r\nMessage-ID: <t@x>\r\n\r\nHello.\r\n');
+
+function options(
+  target: SmtpReceiver,
+  overrides: Partial<SmtpTransactionOptions> = {},
+): SmtpTransactionOptions {
+  return {
+    address: target.host,
+    port: target.port,
+    mxHost: 'mx.dest.test',
+    heloName: 'outpost.test',
+    tls: 'opportunistic',
+    timeouts: { connectMs: 1_000, greetingMs: 500, commandMs: 1_000 },
+    sender: 'alice@example.com',
+    recipients: ['bob@dest.test', 'carol@dest.test', 'dave@dest.test'],
+    body: BODY,
+    ...overrides,
+  };
+}
+
+const verdicts = (result: Awaited<ReturnType<typeof runSmtpTransaction>>) =>
+  Object.fromEntries(result.recipients.map(({ address, event }) => [address, classify(event).verdict]));
+
+test('delivers to every recipient, with a transcript of commands and replies but no body', async () => {
+  const target = await receiver();
+  const result = await runSmtpTransaction(options(target));
+  assert.equal(result.greeted, true);
+  assert.deepEqual(verdicts(result), {
+    'bob@dest.test': 'delivered',
+    'carol@dest.test': 'delivered',
+    'dave@dest.test': 'delivered',
+  });
+  const [message] = await target.waitForMessages(1);
+  assert.deepEqual(message!.to, ['bob@dest.test', 'carol@dest.test', 'dave@dest.test']);
+  assert.equal(message!.data.toString(), BODY.toString());
+  const text = result.transcript.map((line) => `${line.direction} ${line.text}`).join('\n');
+  assert.match(text, /^C MAIL FROM:<alice@example\.com>/m);
+  assert.match(text, /^S 250/m);
+  assert.doesNotMatch(text, /Hello\./, 'the body is not in the transcript');
+});
+
+test('one recipient refused at RCPT keeps its own reply; the others are delivered', async () => {
+  const target = await receiver({
+    rcpt: (ctx) => (ctx.address === 'carol@dest.test' ? '553 5.1.1 No such user here' : undefined),
+  });
+  const result = await runSmtpTransaction(options(target));
+  assert.deepEqual(verdicts(result), {
+    'bob@dest.test': 'delivered',
+    'carol@dest.test': 'bounced',
+    'dave@dest.test': 'delivered',
+  });
+  const carol = result.recipients.find((recipient) => recipient.address === 'carol@dest.test')!;
+  assert.deepEqual(classify(carol.event).category, 'no_such_user');
+});
+
+test('450 at MAIL defers everyone', async () => {
+  const target = await receiver({ mail: '450 4.5.0 Mail system is Busy' });
+  const result = await runSmtpTransaction(options(target));
+  assert.deepEqual(new Set(Object.values(verdicts(result))), new Set(['deferred']));
+  assert.equal(classify(result.recipients[0]!.event).category, 'busy_try_later');
+});
+
+test('554 after DATA bounces the recipients that were accepted', async () => {
+  const target = await receiver({ data: '554 5.7.1 Message rejected as spam' });
+  const result = await runSmtpTransaction(options(target, { recipients: ['bob@dest.test'] }));
+  const event = result.recipients[0]!.event;
+  assert.equal(event.kind === 'reply' && event.stage, 'end-of-data');
+  assert.equal(classify(event).verdict, 'bounced');
+  assert.equal(classify(event).category, 'content_rejected');
+});
+
+test('connection refused, closed before banner, and a banner that never comes: try the next address', async () => {
+  const closed = await receiver({ connect: { action: 'close-before-banner' } }, '127.0.0.3');
+  const silent = await receiver({ connect: { action: 'hang' } }, '127.0.0.4');
+  const refused = await runSmtpTransaction(options(closed, { port: 1 }));
+  const cases = [
+    [refused, 'connection_refused_or_timeout'],
+    [await runSmtpTransaction(options(closed)), 'no_greeting'],
+    [await runSmtpTransaction(options(silent)), 'no_greeting'],
+  ] as const;
+  for (const [result, category] of cases) {
+    assert.equal(result.greeted, false);
+    const classification = classify(result.recipients[0]!.event);
+    assert.equal(classification.next, 'next-address', JSON.stringify(result.recipients[0]!.event));
+    assert.equal(classification.category, category);
+  }
+});
+
+test('421 at the greeting: next address', async () => {
+  const target = await receiver({ connect: '421 4.3.2 Too busy, try later' });
+  const result = await runSmtpTransaction(options(target));
+  const event = result.recipients[0]!.event;
+  assert.equal(event.kind === 'reply' && event.stage, 'greeting');
+  assert.equal(classify(event).next, 'next-address');
+});
+
+test('connection lost after the final dot: deferred and flagged as a possible duplicate', async () => {
+  const target = await receiver({ data: { action: 'accept-then-disconnect' } });
+  const result = await runSmtpTransaction(options(target, { recipients: ['bob@dest.test'] }));
+  const classification = classify(result.recipients[0]!.event);
+  assert.equal(classification.verdict, 'deferred');
+  assert.equal(classification.possibleDuplicate, true);
+  assert.equal(target.messages.length, 1, 'the receiver did store it');
+});
+
+test('reset in the middle of DATA is not a possible duplicate', async () => {
+  const target = await receiver({ data: { action: 'disconnect' } });
+  const result = await runSmtpTransaction(options(target, { recipients: ['bob@dest.test'] }));
+  const classification = classify(result.recipients[0]!.event);
+  assert.equal(classification.verdict, 'deferred');
+  assert.equal(classification.possibleDuplicate, undefined);
+});
+
+test('the null sender is sent as MAIL FROM:<>', async () => {
+  const target = await receiver();
+  await runSmtpTransaction(options(target, { sender: '', recipients: ['bob@dest.test'] }));
+  const [message] = await target.waitForMessages(1);
+  assert.equal(message!.from, '');
+});

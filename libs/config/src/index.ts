@@ -1,2 +1,3 @@
+export * from './delivery-config.ts';
 export * from './load-config.ts';
 export * from './units.ts';

@@ -38,11 +38,44 @@ export interface DeliveryJobDataV1 {
   expiresAt: number;
   /** Attempts made so far; kept by us, not BullMQ, since waiting for a slot is not an attempt. */
   attempts: number;
+  /** What the last attempt met, so an expiry can say why (RFC 3464 Diagnostic-Code). */
+  lastProblem?: { status: string; category: string; diagnostic?: string };
+  traceparent?: string;
+}
+
+/** A recipient that reached a final failure, with everything a DSN and the operator need. */
+export interface FailedRecipient {
+  address: string;
+  notify?: Recipient['notify'];
+  orcpt?: string;
+  status: 'bounced' | 'expired';
+  /** RFC 3463 status, e.g. 5.1.1, or 4.4.7 for an expiry. */
+  enhancedStatus: string;
+  category: string;
+  /** The remote server's reply that decided it, as received ("550 5.1.1 No such user"). */
+  diagnostic?: string;
+  remoteHost?: string;
+  remoteAddress?: string;
+  at: number;
+}
+
+/** Issued by delivery for each batch of failed recipients; the bounce service turns it into a DSN. */
+export interface BounceJobDataV1 {
+  v: 1;
+  messageId: string;
+  sender: string;
+  dsn: DsnEnvelopeParams;
+  arrivalTime: number;
+  headers: MessageSummaryHeaders;
+  /** The original header block (latin1), for the DSN's text/rfc822-headers part. */
+  originalHeaders: string;
+  recipients: FailedRecipient[];
   traceparent?: string;
 }
 
 export type MessageJobData = MessageJobDataV1;
 export type DeliveryJobData = DeliveryJobDataV1;
+export type BounceJobData = BounceJobDataV1;
 
 export function toMessageJobData(message: Message): MessageJobDataV1 {
   const { body, ...rest } = message;

@@ -5,3 +5,4 @@ export * from './delivery-event.ts';
 export * from './destination-addresses.ts';
 export * from './mx-order.ts';
 export * from './retry-schedule.ts';
+export * from './transport-map.ts';

@@ -1,0 +1,102 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { ConfigError } from './load-config.ts';
+import { parseDuration } from './units.ts';
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) ctx.addIssue({ code: 'custom', message: 'expected a duration like 30s, 5m, 4h' });
+      return ms ?? 0;
+    });
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const deliverySchema = z.object({
+  OUTPOST_DELIVERY_CONCURRENCY: integer(20, 1, 1_000),
+  OUTPOST_IP_FAMILIES: z.enum(['both', 'ipv4', 'ipv6']).default('both'),
+  OUTPOST_SOURCE_ADDRESSES: z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const addresses = text.split(/[\s,]+/).filter(Boolean);
+      for (const address of addresses) {
+        if (isIP(address) === 0)
+          ctx.addIssue({ code: 'custom', message: `"${address}" is not an IP address` });
+      }
+      return addresses;
+    }),
+  OUTPOST_MAX_ADDRESSES_PER_ATTEMPT: integer(10, 1, 100),
+  OUTPOST_MAX_SESSIONS_PER_ATTEMPT: integer(2, 1, 20),
+  OUTPOST_MAX_RECIPIENTS_PER_TRANSACTION: integer(50, 1, 1_000),
+  OUTPOST_SMTP_CONNECT_TIMEOUT: duration('30s'),
+  OUTPOST_SMTP_GREETING_TIMEOUT: duration('5m'),
+  OUTPOST_SMTP_COMMAND_TIMEOUT: duration('10m'),
+  OUTPOST_DNS_TIMEOUT: duration('5s'),
+  OUTPOST_RETRY_FIRST: duration('5m'),
+  OUTPOST_RETRY_MAX: duration('60m'),
+  OUTPOST_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).optional(),
+  OUTPOST_TLS_BROKEN_MEMORY: duration('1d'),
+  OUTPOST_JOB_LOCK_DURATION: duration('60s'),
+  OUTPOST_JOB_STALLED_INTERVAL: duration('30s'),
+  OUTPOST_JOB_MAX_STALLED_COUNT: integer(1, 0, 100),
+  OUTPOST_FAILED_SWEEP_INTERVAL: duration('60s'),
+});
+
+/** Settings only delivery workers read. */
+export interface DeliveryConfig {
+  concurrency: number;
+  ipFamilies: 'both' | 'ipv4' | 'ipv6';
+  sourceAddresses: string[];
+  maxAddressesPerAttempt: number;
+  maxSessionsPerAttempt: number;
+  maxRecipientsPerTransaction: number;
+  timeouts: { connectMs: number; greetingMs: number; commandMs: number };
+  dnsTimeoutMs: number;
+  retry: { firstDelayMs: number; maxDelayMs: number; maxAttempts?: number };
+  tlsBrokenMemoryMs: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
+  failedSweepIntervalMs: number;
+}
+
+export function loadDeliveryConfig(
+  env: Record<string, string | undefined> = process.env,
+): Readonly<DeliveryConfig> {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const result = deliverySchema.safeParse(present);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const raw = result.data;
+  return Object.freeze({
+    concurrency: raw.OUTPOST_DELIVERY_CONCURRENCY,
+    ipFamilies: raw.OUTPOST_IP_FAMILIES,
+    sourceAddresses: raw.OUTPOST_SOURCE_ADDRESSES,
+    maxAddressesPerAttempt: raw.OUTPOST_MAX_ADDRESSES_PER_ATTEMPT,
+    maxSessionsPerAttempt: raw.OUTPOST_MAX_SESSIONS_PER_ATTEMPT,
+    maxRecipientsPerTransaction: raw.OUTPOST_MAX_RECIPIENTS_PER_TRANSACTION,
+    timeouts: {
+      connectMs: raw.OUTPOST_SMTP_CONNECT_TIMEOUT,
+      greetingMs: raw.OUTPOST_SMTP_GREETING_TIMEOUT,
+      commandMs: raw.OUTPOST_SMTP_COMMAND_TIMEOUT,
+    },
+    dnsTimeoutMs: raw.OUTPOST_DNS_TIMEOUT,
+    retry: {
+      firstDelayMs: raw.OUTPOST_RETRY_FIRST,
+      maxDelayMs: raw.OUTPOST_RETRY_MAX,
+      ...(raw.OUTPOST_RETRY_MAX_ATTEMPTS !== undefined && { maxAttempts: raw.OUTPOST_RETRY_MAX_ATTEMPTS }),
+    },
+    tlsBrokenMemoryMs: raw.OUTPOST_TLS_BROKEN_MEMORY,
+    lockDurationMs: raw.OUTPOST_JOB_LOCK_DURATION,
+    stalledIntervalMs: raw.OUTPOST_JOB_STALLED_INTERVAL,
+    maxStalledCount: raw.OUTPOST_JOB_MAX_STALLED_COUNT,
+    failedSweepIntervalMs: raw.OUTPOST_FAILED_SWEEP_INTERVAL,
+  });
+}

@@ -1,0 +1,133 @@
+import { type Config, ConfigError, type DeliveryConfig } from '@outpost/config';
+import { parseTransportMap } from '@outpost/core';
+import { createDnsResolver, type DnsResolver } from '@outpost/dns';
+import {
+  assertNoEviction,
+  createRedisConnection,
+  QUEUE_NAMES,
+  QUEUE_PREFIX,
+  waitForRedis,
+} from '@outpost/queue';
+import type { Logger } from '@outpost/telemetry';
+import { Queue, Worker } from 'bullmq';
+import type { AttemptDeps } from './attempt-delivery.ts';
+import { startFailedJobSweeper } from './failed-job-sweeper.ts';
+import { processDeliveryJob } from './process-delivery-job.ts';
+import { ownAddresses } from './self-identity.ts';
+import { createTlsMemory } from './tls-memory.ts';
+
+export interface Delivery {
+  /** Recovers failed jobs now (the sweeper also runs on its own). */
+  sweepFailed(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface DeliveryOptions {
+  config: Config;
+  delivery: DeliveryConfig;
+  logger: Logger;
+  resolver?: DnsResolver;
+}
+
+/** Wires a delivery worker process: checks Redis, then consumes the delivery and message queues. */
+export async function startDelivery(options: DeliveryOptions): Promise<Delivery> {
+  const { config, delivery, logger } = options;
+  const transport = parseTransportMap(config.transportMap);
+  if (transport.problems.length > 0) {
+    throw new ConfigError(transport.problems.map((problem) => `OUTPOST_TRANSPORT_MAP: ${problem}`));
+  }
+  const redis = createRedisConnection(config.redisUrl, 'worker');
+  redis.on('error', (error) => logger.debug({ err: error }, 'redis connection error'));
+  await waitForRedis(redis);
+  await assertNoEviction(redis);
+
+  const queueOptions = { connection: redis, prefix: QUEUE_PREFIX };
+  const messageQueue = new Queue(QUEUE_NAMES.message, queueOptions);
+  const deliveryQueue = new Queue(QUEUE_NAMES.delivery, queueOptions);
+  const bounceQueue = new Queue(QUEUE_NAMES.bounce, queueOptions);
+  const onQueueError = (error: Error) => logger.debug({ err: error }, 'queue connection error');
+  for (const queue of [messageQueue, deliveryQueue, bounceQueue]) queue.on('error', onQueueError);
+
+  let nextSource = 0;
+  const attempt: AttemptDeps = {
+    resolver:
+      options.resolver ?? createDnsResolver({ servers: config.dnsServers, timeoutMs: delivery.dnsTimeoutMs }),
+    transportMap: transport.map,
+    deliveryPort: config.deliveryPort,
+    ipFamilies: delivery.ipFamilies,
+    allowPrivateDestinations: config.allowPrivateDestinations,
+    selfNames: new Set([config.hostname]),
+    selfAddresses: ownAddresses(delivery.sourceAddresses),
+    random: Math.random,
+    heloName: config.hostname,
+    timeouts: delivery.timeouts,
+    maxAddresses: delivery.maxAddressesPerAttempt,
+    maxSessions: delivery.maxSessionsPerAttempt,
+    maxRecipientsPerTransaction: delivery.maxRecipientsPerTransaction,
+    // Several source addresses are used in turn.
+    sourceAddress: () =>
+      delivery.sourceAddresses.length === 0
+        ? undefined
+        : delivery.sourceAddresses[nextSource++ % delivery.sourceAddresses.length],
+    tlsMemory: createTlsMemory(redis, delivery.tlsBrokenMemoryMs),
+  };
+  const workerOptions = {
+    connection: redis,
+    prefix: QUEUE_PREFIX,
+    lockDuration: delivery.lockDurationMs,
+    stalledInterval: delivery.stalledIntervalMs,
+    maxStalledCount: delivery.maxStalledCount,
+  };
+  const deliveryWorker = new Worker(
+    QUEUE_NAMES.delivery,
+    (job, token) =>
+      processDeliveryJob(job, token, {
+        attempt,
+        retryPolicy: { ...delivery.retry, jitter: 0.2 },
+        messageQueue,
+        bounceQueue,
+        redis,
+        logger,
+      }),
+    { ...workerOptions, concurrency: delivery.concurrency },
+  );
+  // The message job runs once all its delivery jobs are done; completing it removes the body.
+  const messageWorker = new Worker(
+    QUEUE_NAMES.message,
+    async (job) => {
+      const results = Object.values(await job.getChildrenValues());
+      logger.info({ messageId: job.id, results }, 'message finished');
+      return { domains: results.length };
+    },
+    { ...workerOptions, concurrency: 10 },
+  );
+  for (const worker of [deliveryWorker, messageWorker]) {
+    worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
+    worker.on('failed', (job, error) => logger.error({ jobId: job?.id, err: error }, 'job failed'));
+  }
+  const sweeper = startFailedJobSweeper(
+    [deliveryQueue, messageQueue],
+    delivery.failedSweepIntervalMs,
+    logger,
+  );
+  logger.info({ concurrency: delivery.concurrency }, 'delivery running');
+
+  return {
+    sweepFailed: sweeper.sweep,
+    async stop() {
+      sweeper.stop();
+      // Stop taking jobs and let in-flight sessions finish; a job still running past the grace
+      // period is abandoned and its lock lapses, so another worker picks it up: delayed, never lost.
+      const graceful = Promise.all([deliveryWorker.close(), messageWorker.close()]);
+      const timeout = new Promise<'timeout'>((resolve) =>
+        setTimeout(() => resolve('timeout'), config.shutdownGraceMs).unref(),
+      );
+      if ((await Promise.race([graceful, timeout])) === 'timeout') {
+        logger.warn('shutdown grace period over: abandoning in-flight jobs to the next worker');
+        await Promise.all([deliveryWorker.close(true), messageWorker.close(true)]);
+      }
+      await Promise.all([messageQueue.close(), deliveryQueue.close(), bounceQueue.close()]);
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import type { Logger } from '@outpost/telemetry';
+import type { Queue } from 'bullmq';
+
+/**
+ * BullMQ can move a job to `failed` with no worker to hear of it (stalled more than
+ * maxStalledCount times, perhaps while every worker was down). Mail must never stay there: the
+ * sweeper puts such jobs back in the queue, where the processor retries, bounces or expires them.
+ */
+export function startFailedJobSweeper(queues: readonly Queue[], intervalMs: number, logger: Logger) {
+  let running = false;
+  const sweep = async () => {
+    if (running) return 0;
+    running = true;
+    let recovered = 0;
+    try {
+      for (const queue of queues) {
+        for (const job of await queue.getFailed(0, 99)) {
+          logger.warn(
+            { queue: queue.name, jobId: job.id, reason: job.failedReason },
+            'recovering failed job',
+          );
+          await job.retry('failed').then(
+            () => recovered++,
+            (error: unknown) => logger.warn({ err: error, jobId: job.id }, 'could not recover failed job'),
+          );
+        }
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'failed-job sweep did not complete');
+    } finally {
+      running = false;
+    }
+    return recovered;
+  };
+  const timer = setInterval(() => void sweep(), intervalMs);
+  timer.unref();
+  return { sweep, stop: () => clearInterval(timer) };
+}

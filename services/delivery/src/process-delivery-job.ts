@@ -1,0 +1,183 @@
+import type { Recipient } from '@outpost/core';
+import {
+  countHeaders,
+  headerBlockLength,
+  parseHeaderFields,
+  planRetry,
+  type RetryPolicy,
+} from '@outpost/core';
+import type { BounceJobData, DeliveryJobData, FailedRecipient, MessageJobData } from '@outpost/queue';
+import { BOUNCE_JOB_OPTIONS } from '@outpost/queue';
+import type { Logger } from '@outpost/telemetry';
+import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type AttemptDeps, attemptDelivery, type RecipientOutcome } from './attempt-delivery.ts';
+import { diagnosticOf, logAttempt, toFailedRecipient } from './record-outcomes.ts';
+
+/** RFC 5321 §6.3 loop detection, the same limit ingest applies. */
+const MAX_RECEIVED_HEADERS = 30;
+
+export interface DeliveryJobDeps {
+  attempt: AttemptDeps;
+  retryPolicy: RetryPolicy;
+  messageQueue: Queue;
+  bounceQueue: Queue;
+  redis: Redis;
+  logger: Logger;
+  now?: () => number;
+  random?: () => number;
+}
+
+/** What a finished delivery job returns; the message job collects these from its children. */
+export interface DeliveryJobResult {
+  domain: string;
+  delivered: string[];
+  bounced: string[];
+  expired: string[];
+}
+
+/**
+ * Processes one delivery job: one attempt for the recipients still pending. Delivered and bounced
+ * recipients are final; the rest are retried later by re-scheduling this same job with only them
+ * (job.moveToDelayed + DelayedError: BullMQ's own retry counter would also count waits), or expire
+ * when the next try would fall past the message's lifetime.
+ */
+export async function processDeliveryJob(
+  job: Job<DeliveryJobData>,
+  token: string | undefined,
+  deps: DeliveryJobDeps,
+): Promise<DeliveryJobResult> {
+  const now = deps.now ?? Date.now;
+  const data = job.data;
+  if (data.v !== 1) {
+    // A newer payload than this worker knows: leave it for a worker that does.
+    throw new UnrecoverableError(`unknown delivery job version ${String((data as { v: unknown }).v)}`);
+  }
+  const context = { messageId: data.messageId, domain: data.domain, attempt: data.attempts + 1 };
+  const message = await loadMessage(job, deps.messageQueue);
+  const body = Buffer.from(message.body, 'latin1');
+  const result: DeliveryJobResult = { domain: data.domain, delivered: [], bounced: [], expired: [] };
+
+  let outcomes: RecipientOutcome[];
+  if (now() >= data.expiresAt) {
+    outcomes = data.recipients.map((recipient) => expiredOutcome(recipient, data.lastProblem));
+  } else if (countHeaders(parseHeaderFields(body), 'received') > MAX_RECEIVED_HEADERS) {
+    outcomes = data.recipients.map((recipient) => loopOutcome(recipient));
+  } else {
+    const report = await attemptDelivery(attemptInput(data, body), deps.attempt);
+    logAttempt(deps.logger, context, report);
+    outcomes = report.outcomes;
+  }
+
+  const at = now();
+  const failed: FailedRecipient[] = [];
+  const deferred: RecipientOutcome[] = [];
+  for (const outcome of outcomes) {
+    const { verdict, possibleDuplicate } = outcome.classification;
+    if (possibleDuplicate) await deps.redis.incr('{outpost}:stats:possible-duplicates').catch(() => 0);
+    if (verdict === 'delivered') result.delivered.push(outcome.recipient.address);
+    else if (verdict === 'bounced') {
+      failed.push(toFailedRecipient(outcome, outcome.event.kind === 'expired' ? 'expired' : 'bounced', at));
+    } else deferred.push(outcome);
+  }
+
+  if (deferred.length > 0) {
+    const decision = planRetry({
+      now: at,
+      attempts: data.attempts + 1,
+      expiresAt: data.expiresAt,
+      random: (deps.random ?? Math.random)(),
+      policy: deps.retryPolicy,
+    });
+    if (decision.kind === 'expire') {
+      for (const outcome of deferred) failed.push(toFailedRecipient(outcome, 'expired', at));
+    } else {
+      await enqueueBounce(deps.bounceQueue, message, failed);
+      const last = deferred[0]!;
+      const diagnostic = diagnosticOf(last);
+      await job.updateData({
+        ...data,
+        recipients: deferred.map((outcome) => outcome.recipient),
+        attempts: data.attempts + 1,
+        lastProblem: {
+          status: last.classification.status,
+          category: last.classification.category,
+          ...(diagnostic !== undefined && { diagnostic }),
+        },
+      });
+      deps.logger.info(
+        { ...context, deferred: deferred.length, retryAt: new Date(decision.at).toISOString() },
+        'deferred',
+      );
+      await job.moveToDelayed(decision.at, token);
+      throw new DelayedError();
+    }
+  }
+  await enqueueBounce(deps.bounceQueue, message, failed);
+  for (const entry of failed)
+    (entry.status === 'expired' ? result.expired : result.bounced).push(entry.address);
+  return result;
+}
+
+function attemptInput(data: DeliveryJobData, body: Buffer) {
+  return { domain: data.domain, sender: data.sender, dsn: data.dsn, recipients: data.recipients, body };
+}
+
+async function loadMessage(job: Job<DeliveryJobData>, messageQueue: Queue): Promise<MessageJobData> {
+  const parentId = job.parent?.id ?? job.data.messageId;
+  const parent = await messageQueue.getJob(parentId);
+  if (!parent) throw new UnrecoverableError(`message ${parentId} not found for delivery job ${job.id}`);
+  return parent.data as MessageJobData;
+}
+
+function expiredOutcome(recipient: Recipient, last: DeliveryJobData['lastProblem']): RecipientOutcome {
+  const event = { kind: 'expired' as const, detail: last?.diagnostic ?? 'queue lifetime exceeded' };
+  return {
+    recipient,
+    event,
+    classification: {
+      verdict: 'bounced',
+      status: '4.4.7',
+      category: (last?.category ?? 'unknown') as 'unknown',
+      next: 'bounce',
+      rule: 'queue-lifetime-expired',
+    },
+  };
+}
+
+function loopOutcome(recipient: Recipient): RecipientOutcome {
+  const event = { kind: 'loop' as const, detail: `more than ${MAX_RECEIVED_HEADERS} Received: headers` };
+  return {
+    recipient,
+    event,
+    classification: {
+      verdict: 'bounced',
+      status: '5.4.6',
+      category: 'mail_loop',
+      next: 'bounce',
+      rule: 'mail-loop',
+    },
+  };
+}
+
+/** Failed recipients go to the bounce service, which owns the DSN (never for the null sender). */
+async function enqueueBounce(
+  queue: Queue,
+  message: MessageJobData,
+  failed: FailedRecipient[],
+): Promise<void> {
+  if (failed.length === 0) return;
+  const body = Buffer.from(message.body, 'latin1');
+  const data: BounceJobData = {
+    v: 1,
+    messageId: message.id,
+    sender: message.sender,
+    dsn: message.dsn,
+    arrivalTime: message.arrivalTime,
+    headers: message.headers,
+    originalHeaders: body.subarray(0, headerBlockLength(body)).toString('latin1'),
+    recipients: failed,
+    ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
+  };
+  await queue.add('dsn', data, BOUNCE_JOB_OPTIONS);
+}

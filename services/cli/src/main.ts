@@ -1,3 +1,5 @@
+import { loadDeliveryConfig } from '@outpost/config';
+import { startDelivery } from '@outpost/delivery';
 import { startIngest } from '@outpost/ingest';
 import { Command } from 'commander';
 import { hashPasswordCommand } from './hash-password-command.ts';
@@ -16,11 +18,27 @@ export async function main(argv: string[]): Promise<void> {
     .action(() => runService('ingest', (config, logger) => startIngest({ config, logger })));
 
   program
+    .command('delivery')
+    .description('deliver queued mail: MX lookup, SMTP sessions, retries (run any number of these)')
+    .action(() =>
+      runService('delivery', (config, logger) =>
+        startDelivery({ config, delivery: loadDeliveryConfig(process.env), logger }),
+      ),
+    );
+
+  program
     .command('all')
     .description('run every service in one process (development)')
     .action(() =>
       runService('all', async (config, logger) => {
-        const services = [await startIngest({ config, logger: logger.child({ service: 'ingest' }) })];
+        const services = [
+          await startIngest({ config, logger: logger.child({ service: 'ingest' }) }),
+          await startDelivery({
+            config,
+            delivery: loadDeliveryConfig(process.env),
+            logger: logger.child({ service: 'delivery' }),
+          }),
+        ];
         return { stop: async () => void (await Promise.all(services.map((service) => service.stop()))) };
       }),
     );

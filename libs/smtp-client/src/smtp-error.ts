@@ -48,7 +48,11 @@ export function eventOfError(
     detail: error.message,
   });
   if (state.bodySent) return network('no-reply-after-dot');
-  if (error.code === 'ETLS') return network('tls-failed');
+  // A handshake that fails or stalls after "220 Ready to start TLS" (nodemailer reports OpenSSL's
+  // errors as socket errors, stalls as timeouts).
+  if (error.code === 'ETLS' || state.stage === 'starttls' || /\bSSL\b|\bTLS\b/.test(error.message)) {
+    return network('tls-failed');
+  }
   if (!state.greeted) {
     if (error.timeoutType === 'GREETING_TIMEOUT') return network('no-greeting');
     if (/closed unexpectedly/i.test(error.message)) return network('closed-before-banner');

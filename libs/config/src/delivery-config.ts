@@ -44,6 +44,9 @@ const deliverySchema = z.object({
   OUTPOST_JOB_STALLED_INTERVAL: duration('30s'),
   OUTPOST_JOB_MAX_STALLED_COUNT: integer(1, 0, 100),
   OUTPOST_FAILED_SWEEP_INTERVAL: duration('60s'),
+  OUTPOST_DESTINATION_WINDOW_START: integer(5, 1, 1_000),
+  OUTPOST_DESTINATION_WINDOW_MAX: integer(20, 1, 1_000),
+  OUTPOST_DESTINATION_LEASE: duration('60s'),
 });
 
 /** Settings only delivery workers read. */
@@ -62,6 +65,8 @@ export interface DeliveryConfig {
   stalledIntervalMs: number;
   maxStalledCount: number;
   failedSweepIntervalMs: number;
+  /** Connections per destination across all workers: the adaptive window's start and ceiling. */
+  destinationLimits: { initialWindow: number; maxWindow: number; leaseMs: number };
 }
 
 export function loadDeliveryConfig(
@@ -98,5 +103,10 @@ export function loadDeliveryConfig(
     stalledIntervalMs: raw.OUTPOST_JOB_STALLED_INTERVAL,
     maxStalledCount: raw.OUTPOST_JOB_MAX_STALLED_COUNT,
     failedSweepIntervalMs: raw.OUTPOST_FAILED_SWEEP_INTERVAL,
+    destinationLimits: {
+      initialWindow: Math.min(raw.OUTPOST_DESTINATION_WINDOW_START, raw.OUTPOST_DESTINATION_WINDOW_MAX),
+      maxWindow: raw.OUTPOST_DESTINATION_WINDOW_MAX,
+      leaseMs: raw.OUTPOST_DESTINATION_LEASE,
+    },
   });
 }

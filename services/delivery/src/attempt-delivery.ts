@@ -2,7 +2,14 @@ import type { Classification, DeliveryEvent, Recipient } from '@outpost/core';
 import { classify } from '@outpost/core';
 import type { SmtpTimeouts, SmtpTransactionResult, TranscriptLine } from '@outpost/smtp-client';
 import { runSmtpTransaction } from '@outpost/smtp-client';
-import { addressesOfHost, type Candidate, type RouteDeps, routeDomain } from './destination-route.ts';
+import { type DestinationLimiter, destinationKeyOf } from './destination-limiter.ts';
+import {
+  addressesOfHost,
+  type Candidate,
+  type RouteDeps,
+  type RoutedHost,
+  routeDomain,
+} from './destination-route.ts';
 
 export interface AttemptInput {
   domain: string;
@@ -23,6 +30,10 @@ export interface AttemptDeps extends RouteDeps {
     isBroken(host: string): Promise<boolean>;
     markBroken(host: string): Promise<void>;
   };
+  /** Cluster-wide connection limits; absent = unlimited (unit tests). */
+  limiter?: DestinationLimiter;
+  /** How long a destination that failed as a whole is paused. */
+  pauseMs: number;
   /** Test seam for the SMTP client; production uses nodemailer through libs/smtp-client. */
   transact?: typeof runSmtpTransaction;
 }
@@ -49,6 +60,9 @@ export interface SessionRecord {
 export interface AttemptReport {
   outcomes: RecipientOutcome[];
   sessions: SessionRecord[];
+  /** Set when no connection slot was free: nothing was tried, and this is no attempt. */
+  noSlot?: { retryAt: number; reason: 'busy' | 'paused' };
+  destination?: string;
 }
 
 /**
@@ -58,43 +72,93 @@ export interface AttemptReport {
  * without a definite answer carry the last temporary event they met.
  */
 export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): Promise<AttemptReport> {
-  const transact = deps.transact ?? runSmtpTransaction;
-  const outcomes = new Map<string, RecipientOutcome>();
-  const sessions: SessionRecord[] = [];
-  const settle = (recipient: Recipient, event: DeliveryEvent, candidate?: Candidate) =>
-    outcomes.set(recipient.address, {
+  const route = await routeDomain(input.domain, deps);
+  const attempt = new AttemptState(input);
+  if (route.kind === 'failed') return attempt.everyoneGets(route.event);
+
+  const destination = destinationKeyOf(route.hosts);
+  const slot = deps.limiter ? await deps.limiter.acquire(destination) : undefined;
+  if (slot && !slot.granted) {
+    return {
+      outcomes: [],
+      sessions: [],
+      noSlot: { retryAt: slot.retryAt, reason: slot.reason },
+      destination,
+    };
+  }
+  let routeProblem: DeliveryEvent | undefined;
+  try {
+    routeProblem = await tryEveryAddress(route.hosts, input, deps, attempt);
+  } finally {
+    if (slot?.granted) await slot.lease.release();
+  }
+  if (deps.limiter && attempt.sessions.length > 0) {
+    await adaptDestination(deps.limiter, destination, attempt.sessions, deps.pauseMs);
+  }
+  // Nobody was even tried: the route's own problem is every recipient's outcome.
+  if (attempt.sessions.length === 0) {
+    return attempt.everyoneGets(
+      routeProblem ?? { kind: 'dns', failure: 'no-address', detail: `no address for ${input.domain}` },
+    );
+  }
+  return { ...attempt.report(), destination };
+}
+
+/** The recipients' outcomes so far and the sessions held, for one attempt. */
+class AttemptState {
+  readonly sessions: SessionRecord[] = [];
+  readonly #outcomes = new Map<string, RecipientOutcome>();
+  readonly #input: AttemptInput;
+
+  constructor(input: AttemptInput) {
+    this.#input = input;
+  }
+
+  settle(recipient: Recipient, event: DeliveryEvent, candidate?: Candidate): void {
+    this.#outcomes.set(recipient.address, {
       recipient,
       event,
       classification: classify(event),
       ...(candidate && { remoteHost: candidate.host, remoteAddress: candidate.address }),
     });
-  const pending = () =>
-    input.recipients.filter((recipient) => {
-      const next = outcomes.get(recipient.address)?.classification.next;
+  }
+
+  /** Recipients without a definite answer yet. */
+  pending(): Recipient[] {
+    return this.#input.recipients.filter((recipient) => {
+      const next = this.#outcomes.get(recipient.address)?.classification.next;
       return next === undefined || next === 'next-address' || next === 'defer';
     });
-  const everyoneGets = (event: DeliveryEvent) => {
-    for (const recipient of input.recipients) settle(recipient, event);
-    return { outcomes: [...outcomes.values()], sessions };
-  };
+  }
 
-  const route = await routeDomain(input.domain, deps);
-  if (route.kind === 'failed') return everyoneGets(route.event);
+  everyoneGets(event: DeliveryEvent): AttemptReport {
+    for (const recipient of this.#input.recipients) this.settle(recipient, event);
+    return this.report();
+  }
 
+  report(): AttemptReport {
+    return { outcomes: [...this.#outcomes.values()], sessions: this.sessions };
+  }
+}
+
+/** Returns the routing problem met on the way (no address, private address ...), if any. */
+async function tryEveryAddress(
+  hosts: RoutedHost[],
+  input: AttemptInput,
+  deps: AttemptDeps,
+  attempt: AttemptState,
+): Promise<DeliveryEvent | undefined> {
+  const transact = deps.transact ?? runSmtpTransaction;
   let addressesTried = 0;
-  let lastRouteProblem: DeliveryEvent | undefined;
-  hosts: for (const target of route.hosts) {
+  let routeProblem: DeliveryEvent | undefined;
+  for (const target of hosts) {
     const { addresses, rejected } = await addressesOfHost(target.host, deps);
-    if (rejected) lastRouteProblem = mergeRouteProblem(lastRouteProblem, rejected);
+    if (rejected) routeProblem = mergeRouteProblem(routeProblem, rejected);
     for (const address of addresses) {
-      if (
-        addressesTried >= deps.maxAddresses ||
-        sessions.filter((session) => session.greeted).length >= deps.maxSessions
-      ) {
-        break hosts;
-      }
-      const waiting = pending();
-      if (waiting.length === 0) break hosts;
+      const completedSessions = attempt.sessions.filter((session) => session.greeted).length;
+      if (addressesTried >= deps.maxAddresses || completedSessions >= deps.maxSessions) return routeProblem;
+      const waiting = attempt.pending();
+      if (waiting.length === 0) return routeProblem;
       addressesTried++;
       const candidate: Candidate = { ...target, address };
       const tlsBroken = await deps.tlsMemory.isBroken(target.host);
@@ -115,10 +179,10 @@ export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): P
           ...(input.dsn && { dsn: input.dsn }),
           body: input.body,
         });
-        sessions.push(sessionRecord(candidate, result));
+        attempt.sessions.push(sessionRecord(candidate, result));
         for (const { address: recipientAddress, event } of result.recipients) {
           const recipient = batch.find((entry) => entry.address === recipientAddress);
-          if (recipient) settle(recipient, event, candidate);
+          if (recipient) attempt.settle(recipient, event, candidate);
         }
         await learnFromSession(result, candidate, deps);
         // A server that failed at the connection level will not do better for the next batch.
@@ -126,14 +190,26 @@ export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): P
       }
     }
   }
+  return routeProblem;
+}
 
-  // Nobody was even tried: the route's own problem is every recipient's outcome.
-  if (sessions.length === 0) {
-    return everyoneGets(
-      lastRouteProblem ?? { kind: 'dns', failure: 'no-address', detail: `no address for ${input.domain}` },
-    );
-  }
-  return { outcomes: [...outcomes.values()], sessions };
+/**
+ * Feeds the destination's adaptive window: an attempt in which no session got a usable greeting
+ * (refused, timed out, 421) halves it and pauses the destination, so its other jobs wait instead of
+ * each hitting a dead or overloaded server; an attempt that got through widens it again.
+ */
+async function adaptDestination(
+  limiter: DestinationLimiter,
+  destination: string,
+  sessions: readonly SessionRecord[],
+  pauseMs: number,
+): Promise<void> {
+  const troubled = sessions.filter((session) => !session.greeted);
+  const lastProblem = troubled.at(-1)?.transcript.at(-1)?.text ?? 'connection failed';
+  const reachable = troubled.length < sessions.length;
+  const heldMs = sessions.reduce((total, session) => total + session.durationMs, 0);
+  await limiter.adapt(destination, reachable ? 'ok' : 'trouble', lastProblem, heldMs).catch(() => 0);
+  if (!reachable) await limiter.pause(destination, Date.now() + pauseMs, lastProblem).catch(() => {});
 }
 
 /** A temporary DNS failure outranks "no address" (it may resolve later); a loop outranks both. */

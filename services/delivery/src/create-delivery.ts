@@ -11,6 +11,7 @@ import {
 import type { Logger } from '@outpost/telemetry';
 import { Queue, Worker } from 'bullmq';
 import type { AttemptDeps } from './attempt-delivery.ts';
+import { createDestinationLimiter } from './destination-limiter.ts';
 import { startFailedJobSweeper } from './failed-job-sweeper.ts';
 import { processDeliveryJob } from './process-delivery-job.ts';
 import { ownAddresses } from './self-identity.ts';
@@ -70,6 +71,8 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
         ? undefined
         : delivery.sourceAddresses[nextSource++ % delivery.sourceAddresses.length],
     tlsMemory: createTlsMemory(redis, delivery.tlsBrokenMemoryMs),
+    limiter: createDestinationLimiter(redis, delivery.destinationLimits),
+    pauseMs: delivery.retry.firstDelayMs,
   };
   const workerOptions = {
     connection: redis,

@@ -23,10 +23,15 @@ export interface RouteDeps {
   random: () => number;
 }
 
+export interface RoutedHost {
+  host: string;
+  port: number;
+  lmtp: boolean;
+  auth?: Candidate['auth'];
+}
+
 /** The hosts to try for a domain, or the event that ends the attempt before any connection. */
-export type Route =
-  | { kind: 'hosts'; hosts: Array<{ host: string; port: number; lmtp: boolean; auth?: Candidate['auth'] }> }
-  | { kind: 'failed'; event: DeliveryEvent };
+export type Route = { kind: 'hosts'; hosts: RoutedHost[] } | { kind: 'failed'; event: DeliveryEvent };
 
 export async function routeDomain(domain: string, deps: RouteDeps): Promise<Route> {
   const transport = lookupTransport(deps.transportMap, domain);

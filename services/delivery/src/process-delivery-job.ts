@@ -65,6 +65,17 @@ export async function processDeliveryJob(
     outcomes = data.recipients.map((recipient) => loopOutcome(recipient));
   } else {
     const report = await attemptDelivery(attemptInput(data, body), deps.attempt);
+    if (report.noSlot) {
+      // Waiting for a free connection slot is not an attempt: re-schedule without counting it,
+      // with jitter so that waiting jobs do not all come back at the same instant.
+      const at = Math.max(report.noSlot.retryAt, now()) + Math.floor((deps.random ?? Math.random)() * 1_000);
+      deps.logger.debug(
+        { ...context, reason: report.noSlot.reason, destination: report.destination },
+        'no slot',
+      );
+      await job.moveToDelayed(at, token);
+      throw new DelayedError();
+    }
     logAttempt(deps.logger, context, report);
     outcomes = report.outcomes;
   }

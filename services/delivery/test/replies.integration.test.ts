@@ -22,24 +22,43 @@ describe('what the receiver answers decides each recipient', () => {
     const message = await world.enqueue({ recipients: ['bob@busy.test'] });
     await world.waitForMessageDone(message.id);
     assert.equal((await receiver.waitForMessages(1)).length, 1);
-    assert.ok(receiver.events.some((event) => event.stage === 'mail' && String(event.outcome).startsWith('450')));
+    assert.ok(
+      receiver.events.some((event) => event.stage === 'mail' && String(event.outcome).startsWith('450')),
+    );
     assert.deepEqual(await bounceOf(message.id), []);
   });
 
   test('553 at RCPT for one of three recipients: two delivered, one bounced with its reply', async () => {
     const receiver = await world.receiver('127.0.0.3', {
-      rcpt: (ctx) => (ctx.address === 'carol@mixed.test' ? '553 5.3.2 <carol@mixed.test>... No such user here' : undefined),
+      rcpt: (ctx) =>
+        ctx.address === 'carol@mixed.test' ? '553 5.3.2 <carol@mixed.test>... No such user here' : undefined,
     });
     world.mx('mixed.test', [{ name: 'mx.mixed.test', priority: 10, a: ['127.0.0.3'] }]);
-    const message = await world.enqueue({ recipients: ['bob@mixed.test', 'carol@mixed.test', 'dave@mixed.test'] });
+    const message = await world.enqueue({
+      recipients: ['bob@mixed.test', 'carol@mixed.test', 'dave@mixed.test'],
+    });
     await world.waitForMessageDone(message.id);
     const [received] = await receiver.waitForMessages(1);
     assert.deepEqual(received!.to, ['bob@mixed.test', 'dave@mixed.test']);
     const bounces = await bounceOf(message.id);
     assert.equal(bounces.length, 1);
     assert.deepEqual(
-      bounces[0]!.recipients.map((entry) => [entry.address, entry.status, entry.enhancedStatus, entry.category, entry.diagnostic]),
-      [['carol@mixed.test', 'bounced', '5.3.2', 'no_such_user', '553 5.3.2 <carol@mixed.test>... No such user here']],
+      bounces[0]!.recipients.map((entry) => [
+        entry.address,
+        entry.status,
+        entry.enhancedStatus,
+        entry.category,
+        entry.diagnostic,
+      ]),
+      [
+        [
+          'carol@mixed.test',
+          'bounced',
+          '5.3.2',
+          'no_such_user',
+          '553 5.3.2 <carol@mixed.test>... No such user here',
+        ],
+      ],
     );
     assert.equal(bounces[0]!.recipients[0]!.remoteHost, 'mx.mixed.test');
     assert.match(bounces[0]!.originalHeaders, /^Received: /);
@@ -135,8 +154,14 @@ describe('what the receiver answers decides each recipient', () => {
   test('more than 30 Received: headers is a loop: bounced with 5.4.6, nothing sent', async () => {
     const receiver = await world.receiver('127.0.0.11');
     world.mx('loop.test', [{ name: 'mx.loop.test', priority: 10, a: ['127.0.0.11'] }]);
-    const hops = Array.from({ length: 31 }, (_, i) => `Received: from hop${i}.example by hop${i + 1}.example; Fri, 27 Nov 2026 00:00:00 +0000\r\n`).join('');
-    const message = await world.enqueue({ recipients: ['bob@loop.test'], body: `${hops}Subject: loop\r\n\r\nx\r\n` });
+    const hops = Array.from(
+      { length: 31 },
+      (_, i) => `Received: from hop${i}.example by hop${i + 1}.example; Fri, 27 Nov 2026 00:00:00 +0000\r\n`,
+    ).join('');
+    const message = await world.enqueue({
+      recipients: ['bob@loop.test'],
+      body: `${hops}Subject: loop\r\n\r\nx\r\n`,
+    });
     await world.waitForMessageDone(message.id);
     assert.equal(receiver.sessions, 0);
     const [bounce] = await bounceOf(message.id);

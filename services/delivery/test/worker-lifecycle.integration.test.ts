@@ -71,10 +71,18 @@ describe('worker lifecycle: crashes, failed jobs and shutdown never lose mail', 
     world.mx('sigterm.test', [{ name: 'mx.sigterm.test', priority: 10, a: ['127.0.0.4'] }]);
     const worker = await spawnWorker();
     const message = await world.enqueue({ recipients: ['bob@sigterm.test'] });
-    await waitFor(() => receiver.events.some((event) => event.stage === 'data'), 5_000, 'the session to reach DATA');
+    await waitFor(
+      () => receiver.events.some((event) => event.stage === 'data'),
+      5_000,
+      'the session to reach DATA',
+    );
     const exit = worker.kill('SIGTERM');
     assert.equal(await exit, 0, 'clean exit');
-    assert.equal(receiver.messages.filter((entry) => entry.acknowledged).length, 1, 'delivered before exiting');
+    assert.equal(
+      receiver.messages.filter((entry) => entry.acknowledged).length,
+      1,
+      'delivered before exiting',
+    );
     await world.startDelivery();
     await world.waitForMessageDone(message.id, 10_000);
     assert.equal(receiver.messages.length, 1, 'not sent again');

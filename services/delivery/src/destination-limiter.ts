@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import { QUEUE_PREFIX } from '@outpost/queue';
+import type { Redis } from 'ioredis';
+
+/**
+ * Cluster-wide connection limits per destination (the receiving side of the FAQ's "server A allows
+ * 50 connections"). A destination is the set of MX hosts of a domain, so every domain hosted on the
+ * same MX shares one limit. Slots are leases in Redis with a TTL: a crashed worker's slots free
+ * themselves. The window adapts: connection trouble halves it, successes widen it again; when a
+ * whole attempt found the destination dead, it is paused and its jobs wait instead of each retrying.
+ */
+export interface DestinationLimits {
+  initialWindow: number;
+  maxWindow: number;
+  leaseMs: number;
+}
+
+export const DEFAULT_DESTINATION_LIMITS: DestinationLimits = {
+  initialWindow: 5,
+  maxWindow: 20,
+  leaseMs: 60_000,
+};
+
+export type SlotAnswer =
+  | { granted: true; lease: Lease }
+  | { granted: false; retryAt: number; reason: 'busy' | 'paused' };
+
+export interface Lease {
+  destination: string;
+  release(): Promise<void>;
+}
+
+export interface DestinationState {
+  destination: string;
+  window: number;
+  inFlight: number;
+  pausedUntil?: number;
+  lastError?: string;
+}
+
+// KEYS: leases zset, state hash. ARGV: now, lease id, lease ms, initial window.
+// Returns {1} granted, or {0, retryAt, reason}.
+const ACQUIRE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local paused = tonumber(redis.call('HGET', KEYS[2], 'pausedUntil') or '0')
+if paused > tonumber(ARGV[1]) then return {0, paused, 'paused'} end
+local window = tonumber(redis.call('HGET', KEYS[2], 'window') or ARGV[4])
+if redis.call('ZCARD', KEYS[1]) < window then
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[3]), ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+  return {1}
+end
+-- Busy: a slot is likely free after about one typical session.
+local typical = tonumber(redis.call('HGET', KEYS[2], 'sessionMs') or '1000')
+return {0, tonumber(ARGV[1]) + typical, 'busy'}
+`;
+
+// KEYS: state hash. ARGV: outcome ('ok' | 'trouble'), initial, max, error text, state ttl ms, now,
+// session duration ms (kept as a moving average: how long a slot is typically held).
+const ADAPT = `
+local window = tonumber(redis.call('HGET', KEYS[1], 'window') or ARGV[2])
+local typical = tonumber(redis.call('HGET', KEYS[1], 'sessionMs') or ARGV[7])
+redis.call('HSET', KEYS[1], 'sessionMs', math.floor(typical * 0.8 + tonumber(ARGV[7]) * 0.2))
+if ARGV[1] == 'ok' then
+  window = math.min(tonumber(ARGV[3]), window + 1)
+else
+  window = math.max(1, math.floor(window / 2))
+  redis.call('HSET', KEYS[1], 'lastError', ARGV[4], 'lastErrorAt', ARGV[6])
+end
+redis.call('HSET', KEYS[1], 'window', window)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
+return window
+`;
+
+const STATE_TTL_MS = 7 * 86_400_000;
+
+export function destinationKeyOf(hosts: readonly { host: string; port: number }[]): string {
+  return [...new Set(hosts.map((entry) => `${entry.host}:${entry.port}`))].sort().join(',');
+}
+
+export function createDestinationLimiter(
+  redis: Redis,
+  limits: DestinationLimits = DEFAULT_DESTINATION_LIMITS,
+) {
+  const keys = (destination: string) => ({
+    leases: `${QUEUE_PREFIX}:dest:${destination}:leases`,
+    state: `${QUEUE_PREFIX}:dest:${destination}:state`,
+  });
+  const index = `${QUEUE_PREFIX}:destinations`;
+
+  return {
+    async acquire(destination: string, now = Date.now()): Promise<SlotAnswer> {
+      const { leases, state } = keys(destination);
+      const id = randomUUID();
+      const answer = (await redis.eval(
+        ACQUIRE,
+        2,
+        leases,
+        state,
+        now,
+        id,
+        limits.leaseMs,
+        limits.initialWindow,
+      )) as [1] | [0, number, 'busy' | 'paused'];
+      await redis.zadd(index, now, destination);
+      if (answer[0] === 0) return { granted: false, retryAt: answer[1], reason: answer[2] };
+      // Renew while the session runs, so a long session keeps its slot but a dead worker's expires.
+      const renew = setInterval(() => {
+        void redis.zadd(leases, 'XX', Date.now() + limits.leaseMs, id).catch(() => {});
+      }, limits.leaseMs / 3);
+      renew.unref();
+      return {
+        granted: true,
+        lease: {
+          destination,
+          release: async () => {
+            clearInterval(renew);
+            await redis.zrem(leases, id).catch(() => 0);
+          },
+        },
+      };
+    },
+
+    /** Success widens the window by one; connection trouble (refused, timeout, 421) halves it. */
+    async adapt(
+      destination: string,
+      outcome: 'ok' | 'trouble',
+      error = '',
+      sessionMs = 1_000,
+    ): Promise<number> {
+      const { state } = keys(destination);
+      return Number(
+        await redis.eval(
+          ADAPT,
+          1,
+          state,
+          outcome,
+          limits.initialWindow,
+          limits.maxWindow,
+          error.slice(0, 300),
+          STATE_TTL_MS,
+          Date.now(),
+          Math.max(1, Math.round(sessionMs)),
+        ),
+      );
+    },
+
+    async pause(destination: string, until: number, reason: string): Promise<void> {
+      const { state } = keys(destination);
+      await redis.hset(state, 'pausedUntil', String(until), 'lastError', reason.slice(0, 300));
+      await redis.pexpire(state, STATE_TTL_MS);
+      await redis.zadd(index, Date.now(), destination);
+    },
+
+    async resume(destination: string): Promise<void> {
+      await redis.hdel(keys(destination).state, 'pausedUntil');
+    },
+
+    async list(now = Date.now()): Promise<DestinationState[]> {
+      const destinations = await redis.zrevrange(index, 0, 999);
+      const states: DestinationState[] = [];
+      for (const destination of destinations) {
+        const { leases, state } = keys(destination);
+        await redis.zremrangebyscore(leases, '-inf', now);
+        const [fields, inFlight] = await Promise.all([redis.hgetall(state), redis.zcard(leases)]);
+        const pausedUntil = Number(fields.pausedUntil ?? 0);
+        states.push({
+          destination,
+          window: Number(fields.window ?? limits.initialWindow),
+          inFlight,
+          ...(pausedUntil > now && { pausedUntil }),
+          ...(fields.lastError && { lastError: fields.lastError }),
+        });
+      }
+      return states;
+    },
+  };
+}
+
+export type DestinationLimiter = ReturnType<typeof createDestinationLimiter>;

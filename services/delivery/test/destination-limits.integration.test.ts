@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, test } from 'node:test';
+import { type OutpostProcess, spawnOutpost } from '@outpost/testing';
+import { createDestinationLimiter } from '../src/destination-limiter.ts';
+import { DeliveryWorld } from './helpers.ts';
+
+let world: DeliveryWorld;
+const workers: OutpostProcess[] = [];
+before(async () => {
+  world = await DeliveryWorld.start();
+});
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((worker) => worker.kill('SIGKILL')));
+});
+after(async () => {
+  await world.stop();
+});
+
+/** The most connections the receiver had open at once, from its connect/close events. */
+function maxConcurrent(events: ReadonlyArray<{ stage: string; outcome: string }>): number {
+  let open = 0;
+  let max = 0;
+  for (const event of events) {
+    if (event.stage === 'connect' && event.outcome === 'accept') max = Math.max(max, ++open);
+    else if (event.stage === 'close') open--;
+  }
+  return max;
+}
+
+test('three worker processes, a destination limit of 5: never more than 5 connections to it at once', async () => {
+  // Slow answers keep sessions open long enough for the workers to compete.
+  const receiver = await world.receiver('127.0.0.2', { data: { delayMs: 150 } });
+  // Two domains on the same MX host share its limit.
+  world.mx('shared-a.test', [{ name: 'mx.shared.test', priority: 10, a: ['127.0.0.2'] }]);
+  world.mx('shared-b.test', [{ name: 'mx.shared.test', priority: 10, a: ['127.0.0.2'] }]);
+  const env = {
+    LOG_LEVEL: 'warn',
+    OUTPOST_DESTINATION_WINDOW_START: '5',
+    OUTPOST_DESTINATION_WINDOW_MAX: '5',
+  };
+  for (let i = 0; i < 3; i++) {
+    const worker = spawnOutpost('delivery', world.env({ ...env, LOG_LEVEL: 'info' }));
+    workers.push(worker);
+    await worker.waitForLog((line) => line.msg === 'delivery running');
+  }
+  const messages = await Promise.all(
+    Array.from({ length: 40 }, (_, i) =>
+      world.enqueue({ recipients: [`user${i}@shared-${i % 2 ? 'a' : 'b'}.test`] }),
+    ),
+  );
+  for (const message of messages) await world.waitForMessageDone(message.id, 30_000);
+  assert.equal(receiver.messages.filter((entry) => entry.acknowledged).length, 40, 'all delivered');
+  const peak = maxConcurrent(receiver.events);
+  assert.ok(peak <= 5, `peak of ${peak} concurrent connections`);
+  assert.ok(peak >= 3, `the limit was actually used in parallel (peak ${peak})`);
+});
+
+test('refused connections halve the window and pause the destination; success widens it again', async () => {
+  const limiter = createDestinationLimiter(world.redis.client(), {
+    initialWindow: 8,
+    maxWindow: 10,
+    leaseMs: 5_000,
+  });
+  assert.equal(await limiter.adapt('mx.dead.test:25', 'trouble', 'connect ECONNREFUSED'), 4);
+  assert.equal(await limiter.adapt('mx.dead.test:25', 'trouble', 'connect ECONNREFUSED'), 2);
+  assert.equal(await limiter.adapt('mx.dead.test:25', 'ok'), 3);
+  await limiter.pause('mx.dead.test:25', Date.now() + 60_000, 'whole cohort failed');
+  const answer = await limiter.acquire('mx.dead.test:25');
+  assert.equal(answer.granted, false);
+  assert.equal(!answer.granted && answer.reason, 'paused');
+  const [state] = (await limiter.list()).filter((entry) => entry.destination === 'mx.dead.test:25');
+  assert.equal(state?.window, 3);
+  assert.equal(state?.lastError, 'whole cohort failed');
+  await limiter.resume('mx.dead.test:25');
+  const granted = await limiter.acquire('mx.dead.test:25');
+  assert.equal(granted.granted, true);
+  if (granted.granted) await granted.lease.release();
+});
+
+test('a dead destination is paused: a second message to it waits instead of hitting it again', async () => {
+  world.mx('dead.test', [{ name: 'mx.dead2.test', priority: 10, a: ['127.0.0.99'] }]);
+  const env = { OUTPOST_RETRY_FIRST: '30s', OUTPOST_RETRY_MAX: '60s' };
+  const worker = spawnOutpost('delivery', world.env({ ...env, LOG_LEVEL: 'debug' }));
+  workers.push(worker);
+  await worker.waitForLog((line) => line.msg === 'delivery running');
+  await world.enqueue({ recipients: ['a@dead.test'] });
+  await worker.waitForLog((line) => line.msg === 'deferred' && line.domain === 'dead.test');
+  await world.enqueue({ recipients: ['b@dead.test'] });
+  const waited = await worker.waitForLog((line) => line.msg === 'no slot' && line.domain === 'dead.test');
+  assert.equal(waited.reason, 'paused');
+  const attempts = worker.logs.filter(
+    (line) => line.msg === 'delivery attempt' && line.domain === 'dead.test',
+  );
+  assert.equal(attempts.length, 1, 'only the first message tried the dead server');
+});

@@ -33,6 +33,14 @@ export function eventOfError(
   error: NodemailerSmtpError,
   state: { greeted: boolean; bodySent: boolean; stage: SmtpStage },
 ): DeliveryEvent {
+  // nodemailer refuses locally, before MAIL, a message larger than the server's SIZE (RFC 1870).
+  if (error.code === 'EMESSAGE' && /larger than allowed/i.test(error.message)) {
+    return {
+      kind: 'reply',
+      stage: 'mail',
+      reply: { code: 552, enhanced: '5.3.4', text: `(local) ${error.message}` },
+    };
+  }
   const reply = error.response ? parseSmtpReply(error.response) : undefined;
   const stage =
     error.code === 'EMESSAGE' && error.command === 'DATA'

@@ -124,6 +124,19 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
     );
   }
 
+  // RFC 6531 §3.4: an internationalized address needs a server that offers SMTPUTF8; there is no
+  // downgrade, so without it the message cannot be delivered there (5.6.7).
+  const needsSmtpUtf8 = /[^\x00-\x7f]/.test([options.sender, ...options.recipients].join(''));
+  if (needsSmtpUtf8 && !offersExtension(transcript.lines, 'SMTPUTF8')) {
+    return finish(
+      everyone({
+        kind: 'reply',
+        stage: 'mail',
+        reply: { code: 553, enhanced: '5.6.7', text: '(local) the receiving server does not offer SMTPUTF8' },
+      }),
+    );
+  }
+
   stage = 'mail';
   try {
     const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) => {
@@ -133,6 +146,8 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
           from: options.sender === '' ? false : options.sender,
           to: [...options.recipients],
           size: options.body.length,
+          // BODY=8BITMIME (RFC 6152) when the message has 8-bit bytes and the server offers it.
+          use8BitMime: options.body.some((byte) => byte > 0x7f),
           ...(options.dsn && (options.dsn.ret || options.dsn.envid) && { dsn: options.dsn }),
         } as SMTPConnection.Envelope,
         options.body,
@@ -201,4 +216,10 @@ function stageFromTranscript(lines: readonly TranscriptLine[]): SmtpStage {
     if (command.startsWith('EHLO') || command.startsWith('HELO')) return 'ehlo';
   }
   return 'connect';
+}
+
+/** Whether the server's EHLO reply (as recorded in the transcript) offers an extension. */
+function offersExtension(lines: readonly TranscriptLine[], keyword: string): boolean {
+  const pattern = new RegExp(`^250[ -]${keyword}\\b`, 'i');
+  return lines.some((line) => line.direction === 'S' && pattern.test(line.text));
 }

@@ -134,3 +134,77 @@ test('the null sender is sent as MAIL FROM:<>', async () => {
   const [message] = await target.waitForMessages(1);
   assert.equal(message!.from, '');
 });
+
+test('an internationalized address to a server without SMTPUTF8 bounces with 5.6.7 before MAIL', async () => {
+  const target = await receiver({}, '127.0.0.5');
+  // smtp-server offers SMTPUTF8 by default, so this checks the positive case first.
+  const offered = await runSmtpTransaction(options(target, { recipients: ['jörg@dest.test'] }));
+  assert.equal(classify(offered.recipients[0]!.event).verdict, 'delivered');
+  const { createServer } = await import('node:net');
+  // A minimal server whose EHLO lists no SMTPUTF8.
+  const plain = createServer((socket) => {
+    socket.write('220 plain.test ESMTP\r\n');
+    socket.on('data', (chunk) => {
+      const line = chunk.toString();
+      if (/^EHLO/i.test(line)) socket.write('250-plain.test\r\n250 8BITMIME\r\n');
+      else if (/^QUIT/i.test(line)) socket.end('221 bye\r\n');
+      else socket.write('250 ok\r\n');
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => plain.listen(0, '127.0.0.6', resolve));
+  try {
+    const port = (plain.address() as { port: number }).port;
+    const result = await runSmtpTransaction({
+      ...options(target),
+      address: '127.0.0.6',
+      port,
+      recipients: ['jörg@dest.test'],
+    });
+    const classification = classify(result.recipients[0]!.event);
+    assert.equal(classification.verdict, 'bounced');
+    assert.equal(classification.status, '5.6.7');
+    assert.doesNotMatch(
+      result.transcript.map((line) => line.text).join('\n'),
+      /MAIL FROM/,
+      'nothing was attempted',
+    );
+  } finally {
+    await new Promise((resolve) => plain.close(resolve));
+  }
+});
+
+test('a message larger than the SIZE the server announces bounces with 5.3.4 without sending it', async () => {
+  const small = await startSmtpReceiver({ host: '127.0.0.7', name: 'small.test' });
+  receivers.push(small);
+  // nodemailer compares the message size with the SIZE the server announces (RFC 1870).
+  const { createServer } = await import('node:net');
+  const sized = createServer((socket) => {
+    socket.write('220 limit.test ESMTP\r\n');
+    socket.on('data', (chunk) => {
+      const line = chunk.toString();
+      if (/^EHLO/i.test(line))
+        // (A host name starting with "size" would confuse nodemailer's SIZE detection.)
+        socket.write('250-limit.test\r\n250 SIZE 10\r\n');
+      else if (/^QUIT/i.test(line)) socket.end('221 bye\r\n');
+      else socket.write('250 ok\r\n');
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => sized.listen(0, '127.0.0.7', resolve));
+  try {
+    const port = (sized.address() as { port: number }).port;
+    const result = await runSmtpTransaction({
+      ...options(small),
+      address: '127.0.0.7',
+      port,
+      recipients: ['bob@dest.test'],
+    });
+    const classification = classify(result.recipients[0]!.event);
+    assert.equal(classification.verdict, 'bounced');
+    assert.equal(classification.status, '5.3.4');
+    assert.equal(classification.category, 'message_too_large');
+  } finally {
+    await new Promise((resolve) => sized.close(resolve));
+  }
+});

@@ -3,6 +3,7 @@ import { startDelivery } from '@outpost/delivery';
 import { startIngest } from '@outpost/ingest';
 import { Command } from 'commander';
 import { hashPasswordCommand } from './hash-password-command.ts';
+import { addOperatorCommands, deliveryControl } from './operator-commands.ts';
 import { runService } from './run-service.ts';
 
 /** The `outpost` command: starts a service, or runs an operator verb. */
@@ -18,13 +19,20 @@ export async function main(argv: string[]): Promise<void> {
     .action(() => runService('ingest', (config, logger) => startIngest({ config, logger })));
 
   program
-    .command('delivery')
-    .description('deliver queued mail: MX lookup, SMTP sessions, retries (run any number of these)')
-    .action(() =>
-      runService('delivery', (config, logger) =>
-        startDelivery({ config, delivery: loadDeliveryConfig(process.env), logger }),
-      ),
+    .command('delivery [action]')
+    .description(
+      'deliver queued mail: MX lookup, SMTP sessions, retries (run any number of these);\n' +
+        'with pause|resume|status: switch delivery off or on cluster-wide, or show it',
+    )
+    .action((action?: string) =>
+      action
+        ? deliveryControl(action)
+        : runService('delivery', (config, logger) =>
+            startDelivery({ config, delivery: loadDeliveryConfig(process.env), logger }),
+          ),
     );
+
+  addOperatorCommands(program);
 
   program
     .command('all')

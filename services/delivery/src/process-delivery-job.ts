@@ -12,7 +12,10 @@ import type { Logger } from '@outpost/telemetry';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type AttemptDeps, attemptDelivery, type RecipientOutcome } from './attempt-delivery.ts';
+import { isDomainPaused, rememberDestination } from './operator-controls.ts';
 import { diagnosticOf, logAttempt, toFailedRecipient } from './record-outcomes.ts';
+
+const HELD_RECHECK_MS = 60_000;
 
 /** RFC 5321 §6.3 loop detection, the same limit ingest applies. */
 const MAX_RECEIVED_HEADERS = 30;
@@ -58,6 +61,12 @@ export async function processDeliveryJob(
   const body = Buffer.from(message.body, 'latin1');
   const result: DeliveryJobResult = { domain: data.domain, delivered: [], bounced: [], expired: [] };
 
+  if (now() < data.expiresAt && (await isDomainPaused(deps.redis, data.domain))) {
+    // Held by an operator: not an attempt; look again in a minute (flush/resume is immediate).
+    deps.logger.debug({ ...context }, 'held by operator');
+    await job.moveToDelayed(now() + HELD_RECHECK_MS, token);
+    throw new DelayedError();
+  }
   let outcomes: RecipientOutcome[];
   if (now() >= data.expiresAt) {
     outcomes = data.recipients.map((recipient) => expiredOutcome(recipient, data.lastProblem));
@@ -65,6 +74,8 @@ export async function processDeliveryJob(
     outcomes = data.recipients.map((recipient) => loopOutcome(recipient));
   } else {
     const report = await attemptDelivery(attemptInput(data, body), deps.attempt);
+    if (report.destination)
+      await rememberDestination(deps.redis, data.domain, report.destination).catch(() => {});
     if (report.noSlot) {
       // Waiting for a free connection slot is not an attempt: re-schedule without counting it,
       // with jitter so that waiting jobs do not all come back at the same instant.

@@ -1,0 +1,89 @@
+import { type DeliveryJobData, QUEUE_NAMES, QUEUE_PREFIX } from '@outpost/queue';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createDestinationLimiter, type DestinationState } from './destination-limiter.ts';
+
+const pausedDomainKey = (domain: string) => `${QUEUE_PREFIX}:paused-domain:${domain.toLowerCase()}`;
+const destinationOfKey = (domain: string) => `${QUEUE_PREFIX}:dest-of:${domain.toLowerCase()}`;
+
+/** An operator's hold on a domain: its jobs wait (status `held`) until resumed. */
+export async function isDomainPaused(redis: Redis, domain: string): Promise<boolean> {
+  return (await redis.exists(pausedDomainKey(domain))) === 1;
+}
+
+/** Remembers which destination (MX set) a domain was last routed to, for the operator verbs. */
+export async function rememberDestination(redis: Redis, domain: string, destination: string): Promise<void> {
+  await redis.set(destinationOfKey(domain), destination, 'EX', 7 * 86_400);
+}
+
+/**
+ * The operator verbs: the FAQ's "delivery is switched off" is a global pause of the delivery queue,
+ * visible as such; a domain can be held and released; flush retries a domain's waiting jobs now.
+ */
+export function createOperatorControls(redis: Redis) {
+  const deliveryQueue = new Queue<DeliveryJobData>(QUEUE_NAMES.delivery, {
+    connection: redis,
+    prefix: QUEUE_PREFIX,
+  });
+  deliveryQueue.on('error', () => {});
+  const limiter = createDestinationLimiter(redis);
+
+  return {
+    async destinations(): Promise<DestinationState[]> {
+      return limiter.list();
+    },
+
+    async pauseDomain(domain: string): Promise<void> {
+      await redis.set(pausedDomainKey(domain), String(Date.now()));
+    },
+
+    async resumeDomain(domain: string): Promise<void> {
+      await redis.del(pausedDomainKey(domain));
+      const destination = await redis.get(destinationOfKey(domain));
+      if (destination) await limiter.resume(destination);
+    },
+
+    /** Releases any pause of the domain and its destination, and moves its delayed jobs to now. */
+    async flushDomain(domain: string): Promise<number> {
+      await this.resumeDomain(domain);
+      let promoted = 0;
+      const wanted = domain.toLowerCase();
+      for (let start = 0; ; start += 500) {
+        const jobs = await deliveryQueue.getDelayed(start, start + 499);
+        for (const job of jobs) {
+          if (job.data.domain === wanted) {
+            await job.promote().then(
+              () => promoted++,
+              () => {},
+            );
+          }
+        }
+        if (jobs.length < 500) break;
+      }
+      return promoted;
+    },
+
+    async pauseDelivery(): Promise<void> {
+      await deliveryQueue.pause();
+    },
+
+    async resumeDelivery(): Promise<void> {
+      await deliveryQueue.resume();
+    },
+
+    async status(): Promise<{ paused: boolean; counts: Record<string, number> }> {
+      return {
+        paused: await deliveryQueue.isPaused(),
+        counts: await deliveryQueue.getJobCounts(
+          'waiting',
+          'active',
+          'delayed',
+          'failed',
+          'waiting-children',
+        ),
+      };
+    },
+
+    close: () => deliveryQueue.close(),
+  };
+}

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { DeliveryWorld } from './helpers.ts';
+
+const CLI = fileURLToPath(new URL('../../cli/bin/outpost.ts', import.meta.url));
+const run = promisify(execFile);
+
+let world: DeliveryWorld;
+const outpost = async (...args: string[]) =>
+  (await run(process.execPath, [CLI, ...args], { env: { ...process.env, REDIS_URL: world.redis.url } }))
+    .stdout;
+
+before(async () => {
+  world = await DeliveryWorld.start();
+  await world.startDelivery();
+});
+after(async () => {
+  await world.stop();
+});
+
+const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('outpost delivery pause switches delivery off cluster-wide; resume switches it back on', async () => {
+  const receiver = await world.receiver('127.0.0.2');
+  world.mx('switch.test', [{ name: 'mx.switch.test', priority: 10, a: ['127.0.0.2'] }]);
+  await outpost('delivery', 'pause');
+  assert.match(await outpost('delivery', 'status'), /PAUSED by an operator/);
+  const message = await world.enqueue({ recipients: ['bob@switch.test'] });
+  await settle(700);
+  assert.equal(receiver.sessions, 0, 'nothing goes out while delivery is off');
+  await outpost('delivery', 'resume');
+  assert.match(await outpost('delivery', 'status'), /^delivery: running/);
+  await world.waitForMessageDone(message.id);
+  assert.equal(receiver.messages.length, 1);
+});
+
+test('outpost destination pause holds a domain; flush releases it and retries at once', async () => {
+  const receiver = await world.receiver('127.0.0.3');
+  world.mx('hold.test', [{ name: 'mx.hold.test', priority: 10, a: ['127.0.0.3'] }]);
+  await outpost('destination', 'pause', 'hold.test');
+  const message = await world.enqueue({ recipients: ['bob@hold.test'] });
+  const deliveryQueue = world.queue('delivery');
+  await settle(700);
+  assert.equal(receiver.sessions, 0);
+  const job = await deliveryQueue.getJob(`${message.id}.d0`);
+  assert.equal(await job?.getState(), 'delayed', 'held, waiting');
+  assert.equal(job?.data.attempts, 0, 'a hold is not an attempt');
+  assert.match(await outpost('destination', 'flush', 'hold.test'), /1 job\(s\) retried now/);
+  await world.waitForMessageDone(message.id);
+  assert.equal(receiver.messages.length, 1);
+});
+
+test('outpost destinations lists each destination with its window and connections in flight', async () => {
+  const lines = (await outpost('destinations', '--json'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  const hold = lines.find((state: { destination: string }) => state.destination.startsWith('mx.hold.test:'));
+  assert.ok(hold, JSON.stringify(lines));
+  assert.equal(hold.window, 6, 'one success widened the default window of 5');
+  assert.equal(hold.inFlight, 0);
+});

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './load-config.ts';
-import { parseDuration } from './units.ts';
+import { parseDuration, parseListenAddress } from './units.ts';
 
 const duration = (fallback: string) =>
   z
@@ -47,6 +47,14 @@ const deliverySchema = z.object({
   OUTPOST_DESTINATION_WINDOW_START: integer(5, 1, 1_000),
   OUTPOST_DESTINATION_WINDOW_MAX: integer(20, 1, 1_000),
   OUTPOST_DESTINATION_LEASE: duration('60s'),
+  OUTPOST_DELIVERY_HTTP_LISTEN: z
+    .string()
+    .default('0.0.0.0:8081')
+    .transform((text, ctx) => {
+      const parsed = parseListenAddress(text);
+      if (!parsed) ctx.addIssue({ code: 'custom', message: `expected host:port, got "${text}"` });
+      return parsed ?? { host: '', port: 0 };
+    }),
 });
 
 /** Settings only delivery workers read. */
@@ -67,6 +75,8 @@ export interface DeliveryConfig {
   failedSweepIntervalMs: number;
   /** Connections per destination across all workers: the adaptive window's start and ceiling. */
   destinationLimits: { initialWindow: number; maxWindow: number; leaseMs: number };
+  /** Health, readiness and Prometheus metrics of the worker process. */
+  httpListen: { host: string; port: number };
 }
 
 export function loadDeliveryConfig(
@@ -108,5 +118,6 @@ export function loadDeliveryConfig(
       maxWindow: raw.OUTPOST_DESTINATION_WINDOW_MAX,
       leaseMs: raw.OUTPOST_DESTINATION_LEASE,
     },
+    httpListen: raw.OUTPOST_DELIVERY_HTTP_LISTEN,
   });
 }

@@ -11,13 +11,17 @@ import {
 import type { Logger } from '@outpost/telemetry';
 import { Queue, Worker } from 'bullmq';
 import type { AttemptDeps } from './attempt-delivery.ts';
+import { createDeliveryMetrics } from './delivery-metrics.ts';
 import { createDestinationLimiter } from './destination-limiter.ts';
 import { startFailedJobSweeper } from './failed-job-sweeper.ts';
+import { startHealthServer } from './health-server.ts';
 import { processDeliveryJob } from './process-delivery-job.ts';
 import { ownAddresses } from './self-identity.ts';
 import { createTlsMemory } from './tls-memory.ts';
 
 export interface Delivery {
+  /** Where /healthz, /readyz and /metrics answer. */
+  readonly httpAddress: { address: string; port: number };
   /** Recovers failed jobs now (the sweeper also runs on its own). */
   sweepFailed(): Promise<number>;
   stop(): Promise<void>;
@@ -50,6 +54,8 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
   for (const queue of [messageQueue, deliveryQueue, bounceQueue]) queue.on('error', onQueueError);
 
   let nextSource = 0;
+  const limiter = createDestinationLimiter(redis, delivery.destinationLimits);
+  const metrics = createDeliveryMetrics({ deliveryQueue, messageQueue, limiter });
   const attempt: AttemptDeps = {
     resolver:
       options.resolver ?? createDnsResolver({ servers: config.dnsServers, timeoutMs: delivery.dnsTimeoutMs }),
@@ -71,7 +77,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
         ? undefined
         : delivery.sourceAddresses[nextSource++ % delivery.sourceAddresses.length],
     tlsMemory: createTlsMemory(redis, delivery.tlsBrokenMemoryMs),
-    limiter: createDestinationLimiter(redis, delivery.destinationLimits),
+    limiter,
     pauseMs: delivery.retry.firstDelayMs,
   };
   const workerOptions = {
@@ -91,6 +97,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
         bounceQueue,
         redis,
         logger,
+        metrics,
       }),
     { ...workerOptions, concurrency: delivery.concurrency },
   );
@@ -113,12 +120,19 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
     delivery.failedSweepIntervalMs,
     logger,
   );
-  logger.info({ concurrency: delivery.concurrency }, 'delivery running');
+  const health = await startHealthServer({
+    ...delivery.httpListen,
+    registry: metrics.registry,
+    ready: async () => deliveryWorker.isRunning() && (await redis.ping()) === 'PONG',
+  });
+  logger.info({ concurrency: delivery.concurrency, http: health.address }, 'delivery running');
 
   return {
+    httpAddress: health.address,
     sweepFailed: sweeper.sweep,
     async stop() {
       sweeper.stop();
+      await health.close();
       // Stop taking jobs and let in-flight sessions finish; a job still running past the grace
       // period is abandoned and its lock lapses, so another worker picks it up: delayed, never lost.
       const graceful = Promise.all([deliveryWorker.close(), messageWorker.close()]);

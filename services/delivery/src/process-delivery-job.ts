@@ -12,10 +12,14 @@ import type { Logger } from '@outpost/telemetry';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type AttemptDeps, attemptDelivery, type RecipientOutcome } from './attempt-delivery.ts';
+import type { DeliveryMetrics } from './delivery-metrics.ts';
 import { isDomainPaused, rememberDestination } from './operator-controls.ts';
 import { diagnosticOf, logAttempt, toFailedRecipient } from './record-outcomes.ts';
 
 const HELD_RECHECK_MS = 60_000;
+
+/** Cluster-wide count of sessions lost after the final dot (RFC 1047 duplicates). */
+export const POSSIBLE_DUPLICATES_KEY = '{outpost}:stats:possible-duplicates';
 
 /** RFC 5321 §6.3 loop detection, the same limit ingest applies. */
 const MAX_RECEIVED_HEADERS = 30;
@@ -27,6 +31,7 @@ export interface DeliveryJobDeps {
   bounceQueue: Queue;
   redis: Redis;
   logger: Logger;
+  metrics?: DeliveryMetrics;
   now?: () => number;
   random?: () => number;
 }
@@ -73,7 +78,10 @@ export async function processDeliveryJob(
   } else if (countHeaders(parseHeaderFields(body), 'received') > MAX_RECEIVED_HEADERS) {
     outcomes = data.recipients.map((recipient) => loopOutcome(recipient));
   } else {
-    const report = await attemptDelivery(attemptInput(data, body), deps.attempt);
+    deps.metrics?.sessionsInFlight.inc();
+    const report = await attemptDelivery(attemptInput(data, body), deps.attempt).finally(() =>
+      deps.metrics?.sessionsInFlight.dec(),
+    );
     if (report.destination)
       await rememberDestination(deps.redis, data.domain, report.destination).catch(() => {});
     if (report.noSlot) {
@@ -96,7 +104,11 @@ export async function processDeliveryJob(
   const deferred: RecipientOutcome[] = [];
   for (const outcome of outcomes) {
     const { verdict, possibleDuplicate } = outcome.classification;
-    if (possibleDuplicate) await deps.redis.incr('{outpost}:stats:possible-duplicates').catch(() => 0);
+    deps.metrics?.attempts.inc({ verdict, category: outcome.classification.category });
+    if (possibleDuplicate) {
+      deps.metrics?.possibleDuplicates.inc();
+      await deps.redis.incr(POSSIBLE_DUPLICATES_KEY).catch(() => 0);
+    }
     if (verdict === 'delivered') result.delivered.push(outcome.recipient.address);
     else if (verdict === 'bounced') {
       failed.push(toFailedRecipient(outcome, outcome.event.kind === 'expired' ? 'expired' : 'bounced', at));

@@ -150,3 +150,32 @@ describe('routing: private destinations are refused unless allowed', () => {
     assert.match(bounce?.recipients[0]?.diagnostic ?? '', /private addresses/);
   });
 });
+
+describe('health and metrics', () => {
+  let world: DeliveryWorld;
+  before(async () => {
+    world = await DeliveryWorld.start();
+    await world.startDelivery();
+  });
+  after(async () => {
+    await world.stop();
+  });
+
+  test('/healthz, /readyz and /metrics answer with attempts by verdict and category', async () => {
+    await world.receiver('127.0.0.2', {
+      rcpt: (ctx) => (ctx.address.startsWith('nobody') ? '550 5.1.1 No such user' : undefined),
+    });
+    world.mx('metrics.test', [{ name: 'mx.metrics.test', priority: 10, a: ['127.0.0.2'] }]);
+    const message = await world.enqueue({ recipients: ['bob@metrics.test', 'nobody@metrics.test'] });
+    await world.waitForMessageDone(message.id);
+    const base = `http://127.0.0.1:${world.delivery!.httpAddress.port}`;
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /outpost_delivery_attempts_total\{verdict="delivered",category="delivered"\} 1/);
+    assert.match(metrics, /outpost_delivery_attempts_total\{verdict="bounced",category="no_such_user"\} 1/);
+    assert.match(metrics, /outpost_queue_jobs\{queue="delivery",state="waiting"\} 0/);
+    assert.match(metrics, /outpost_destination_window\{destination="mx\.metrics\.test:\d+"\} 6/);
+    assert.match(metrics, /outpost_oldest_message_age_seconds 0/);
+  });
+});

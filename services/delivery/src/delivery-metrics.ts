@@ -1,0 +1,69 @@
+import type { Queue } from 'bullmq';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { DestinationLimiter } from './destination-limiter.ts';
+
+/**
+ * Prometheus metrics of a delivery worker. Counters are per process; queue-wide figures (jobs by
+ * state, oldest message, destination windows) are read from Redis at scrape time, so any worker
+ * answers for the whole cluster.
+ */
+export function createDeliveryMetrics(deps: {
+  deliveryQueue: Queue;
+  messageQueue: Queue;
+  limiter: DestinationLimiter;
+}) {
+  const registry = new Registry();
+  const attempts = new Counter({
+    name: 'outpost_delivery_attempts_total',
+    help: 'Recipient outcomes of delivery attempts, by verdict and failure category',
+    labelNames: ['verdict', 'category'] as const,
+    registers: [registry],
+  });
+  const possibleDuplicates = new Counter({
+    name: 'outpost_delivery_possible_duplicates_total',
+    help: 'Sessions lost after the final dot (RFC 1047): the receiver may have the message twice',
+    registers: [registry],
+  });
+  const sessionsInFlight = new Gauge({
+    name: 'outpost_delivery_sessions_in_flight',
+    help: 'SMTP delivery attempts running in this process',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'outpost_queue_jobs',
+    help: 'Jobs per queue and state (cluster-wide)',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const queue of [deps.deliveryQueue, deps.messageQueue]) {
+        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'waiting-children');
+        for (const [state, count] of Object.entries(counts)) this.set({ queue: queue.name, state }, count);
+      }
+    },
+  });
+  new Gauge({
+    name: 'outpost_oldest_message_age_seconds',
+    help: 'Age of the oldest message not yet finished (cluster-wide)',
+    registers: [registry],
+    async collect() {
+      const [oldest] = await deps.messageQueue.getJobs(['waiting-children'], 0, 0, true);
+      const arrival = (oldest?.data as { arrivalTime?: number } | undefined)?.arrivalTime;
+      this.set(arrival === undefined ? 0 : Math.max(0, (Date.now() - arrival) / 1000));
+    },
+  });
+  new Gauge({
+    name: 'outpost_destination_window',
+    help: 'Connections allowed per destination (adaptive window), cluster-wide',
+    labelNames: ['destination'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const state of await deps.limiter.list())
+        this.set({ destination: state.destination }, state.window);
+    },
+  });
+  return { registry, attempts, possibleDuplicates, sessionsInFlight };
+}
+
+export type DeliveryMetrics = ReturnType<typeof createDeliveryMetrics>;

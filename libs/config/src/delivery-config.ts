@@ -47,6 +47,7 @@ const deliverySchema = z.object({
   OUTPOST_DESTINATION_WINDOW_START: integer(5, 1, 1_000),
   OUTPOST_DESTINATION_WINDOW_MAX: integer(20, 1, 1_000),
   OUTPOST_DESTINATION_LEASE: duration('60s'),
+  OUTPOST_DELAY_WARNING: duration('4h'),
   OUTPOST_DELIVERY_HTTP_LISTEN: z
     .string()
     .default('0.0.0.0:8081')
@@ -75,6 +76,8 @@ export interface DeliveryConfig {
   failedSweepIntervalMs: number;
   /** Connections per destination across all workers: the adaptive window's start and ceiling. */
   destinationLimits: { initialWindow: number; maxWindow: number; leaseMs: number };
+  /** After this long in the queue the sender gets one "delayed" DSN (0 = never). */
+  delayWarningMs: number;
   /** Health, readiness and Prometheus metrics of the worker process. */
   httpListen: { host: string; port: number };
 }
@@ -119,5 +122,6 @@ export function loadDeliveryConfig(
       leaseMs: raw.OUTPOST_DESTINATION_LEASE,
     },
     httpListen: raw.OUTPOST_DELIVERY_HTTP_LISTEN,
+    delayWarningMs: raw.OUTPOST_DELAY_WARNING,
   });
 }

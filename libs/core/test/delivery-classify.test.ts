@@ -37,6 +37,14 @@ const CASES: Array<[string, DeliveryEvent, string, string, string, string]> = [
   ],
   ['dns-temporary', { kind: 'dns', failure: 'temporary' }, 'deferred', '4.4.3', 'dns_temporary', 'defer'],
   ['mail-loop', { kind: 'loop', detail: 'MX is ourselves' }, 'bounced', '5.4.6', 'mail_loop', 'bounce'],
+  [
+    'suppressed',
+    { kind: 'suppressed', status: '5.1.1', category: 'no_such_user', detail: 'suppressed' },
+    'bounced',
+    '5.1.1',
+    'no_such_user',
+    'bounce',
+  ],
   ['queue-lifetime-expired', { kind: 'expired' }, 'bounced', '4.4.7', 'unknown', 'bounce'],
   [
     'no-reply-after-dot',

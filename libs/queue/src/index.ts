@@ -7,3 +7,4 @@ export * from './payloads.ts';
 export * from './redis-info.ts';
 export * from './redis-policy.ts';
 export * from './storage-error.ts';
+export * from './suppression.ts';

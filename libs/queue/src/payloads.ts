@@ -38,18 +38,25 @@ export interface DeliveryJobDataV1 {
   expiresAt: number;
   /** Attempts made so far; kept by us, not BullMQ, since waiting for a slot is not an attempt. */
   attempts: number;
+  /** Set once the sender was warned that the message is late (one delay DSN per job). */
+  delayReported?: boolean;
   /** What the last attempt met, so an expiry can say why (RFC 3464 Diagnostic-Code). */
   lastProblem?: { status: string; category: string; diagnostic?: string };
   traceparent?: string;
 }
 
-/** A recipient that reached a final failure, with everything a DSN and the operator need. */
-export interface FailedRecipient {
+/** What a DSN reports about a recipient (RFC 3464 §2.3.3 Action). */
+export type ReportAction = 'failed' | 'delayed' | 'delivered';
+
+/** A recipient to report on, with everything a DSN and the operator need. */
+export interface ReportedRecipient {
   address: string;
   notify?: Recipient['notify'];
   orcpt?: string;
-  status: 'bounced' | 'expired';
-  /** RFC 3463 status, e.g. 5.1.1, or 4.4.7 for an expiry. */
+  action: ReportAction;
+  /** The recipient's status in the data model at the time of the report. */
+  status: 'bounced' | 'expired' | 'deferred' | 'delivered';
+  /** RFC 3463 status: 5.1.1, 4.4.7 for an expiry, 2.0.0 for a delivery ... */
   enhancedStatus: string;
   category: string;
   /** The remote server's reply that decided it, as received ("550 5.1.1 No such user"). */
@@ -57,11 +64,19 @@ export interface FailedRecipient {
   remoteHost?: string;
   remoteAddress?: string;
   at: number;
+  /** Delays: when the queue gives up (RFC 3464 Will-Retry-Until). */
+  willRetryUntil?: number;
+  /** Set when the recipient was not attempted because it is on the suppression list. */
+  reason?: 'suppressed';
 }
 
-/** Issued by delivery for each batch of failed recipients; the bounce service turns it into a DSN. */
+/**
+ * Issued by delivery for recipients that failed, are late, or were delivered with NOTIFY=SUCCESS;
+ * the bounce service collects them per (message, event) and sends one DSN.
+ */
 export interface BounceJobDataV1 {
   v: 1;
+  event: ReportAction;
   messageId: string;
   sender: string;
   dsn: DsnEnvelopeParams;
@@ -69,7 +84,11 @@ export interface BounceJobDataV1 {
   headers: MessageSummaryHeaders;
   /** The original header block (latin1), for the DSN's text/rfc822-headers part. */
   originalHeaders: string;
-  recipients: FailedRecipient[];
+  /** With RET=FULL only: the whole original message (latin1), capped in size. */
+  originalMessage?: string;
+  /** The message needed SMTPUTF8 (its DSN uses message/global-delivery-status, RFC 6533). */
+  smtpUtf8: boolean;
+  recipients: ReportedRecipient[];
   traceparent?: string;
 }
 

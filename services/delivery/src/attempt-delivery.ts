@@ -44,6 +44,8 @@ export interface RecipientOutcome {
   classification: Classification & { rule: string };
   remoteHost?: string;
   remoteAddress?: string;
+  /** Bounced without an attempt: the address is on the suppression list. */
+  suppressed?: boolean;
 }
 
 /** One SMTP session of the attempt, for the attempt record. */

@@ -98,6 +98,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
         redis,
         logger,
         metrics,
+        delayWarningMs: delivery.delayWarningMs,
       }),
     { ...workerOptions, concurrency: delivery.concurrency },
   );

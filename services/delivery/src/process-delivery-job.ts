@@ -1,20 +1,15 @@
-import type { Recipient } from '@outpost/core';
-import {
-  countHeaders,
-  headerBlockLength,
-  parseHeaderFields,
-  planRetry,
-  type RetryPolicy,
-} from '@outpost/core';
-import type { BounceJobData, DeliveryJobData, FailedRecipient, MessageJobData } from '@outpost/queue';
-import { BOUNCE_JOB_OPTIONS } from '@outpost/queue';
+import type { DeliveryEvent, FailureCategory, Recipient } from '@outpost/core';
+import { classify, countHeaders, parseHeaderFields, planRetry, type RetryPolicy } from '@outpost/core';
+import type { DeliveryJobData, MessageJobData, ReportedRecipient, SuppressionEntry } from '@outpost/queue';
+import { findSuppressed } from '@outpost/queue';
 import type { Logger } from '@outpost/telemetry';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type AttemptDeps, attemptDelivery, type RecipientOutcome } from './attempt-delivery.ts';
 import type { DeliveryMetrics } from './delivery-metrics.ts';
+import { reportRecipients } from './delivery-reports.ts';
 import { isDomainPaused, rememberDestination } from './operator-controls.ts';
-import { diagnosticOf, logAttempt, toFailedRecipient } from './record-outcomes.ts';
+import { diagnosticOf, logAttempt, toReportedRecipient } from './record-outcomes.ts';
 
 const HELD_RECHECK_MS = 60_000;
 
@@ -32,6 +27,8 @@ export interface DeliveryJobDeps {
   redis: Redis;
   logger: Logger;
   metrics?: DeliveryMetrics;
+  /** After this long in the queue the sender hears that the message is late (0 = never). */
+  delayWarningMs: number;
   now?: () => number;
   random?: () => number;
 }
@@ -62,26 +59,36 @@ export async function processDeliveryJob(
     throw new UnrecoverableError(`unknown delivery job version ${String((data as { v: unknown }).v)}`);
   }
   const context = { messageId: data.messageId, domain: data.domain, attempt: data.attempts + 1 };
-  const message = await loadMessage(job, deps.messageQueue);
-  const body = Buffer.from(message.body, 'latin1');
-  const result: DeliveryJobResult = { domain: data.domain, delivered: [], bounced: [], expired: [] };
-
   if (now() < data.expiresAt && (await isDomainPaused(deps.redis, data.domain))) {
     // Held by an operator: not an attempt; look again in a minute (flush/resume is immediate).
     deps.logger.debug({ ...context }, 'held by operator');
     await job.moveToDelayed(now() + HELD_RECHECK_MS, token);
     throw new DelayedError();
   }
-  let outcomes: RecipientOutcome[];
-  if (now() >= data.expiresAt) {
-    outcomes = data.recipients.map((recipient) => expiredOutcome(recipient, data.lastProblem));
+  const message = await loadMessage(job, deps.messageQueue);
+  const body = Buffer.from(message.body, 'latin1');
+
+  const suppressed = await findSuppressed(
+    deps.redis,
+    data.recipients.map((recipient) => recipient.address),
+  ).catch(() => new Map<string, SuppressionEntry>());
+  const toAttempt = data.recipients.filter((recipient) => !suppressed.has(recipient.address));
+  const outcomes: RecipientOutcome[] = data.recipients
+    .filter((recipient) => suppressed.has(recipient.address))
+    .map((recipient) => suppressedOutcome(recipient, suppressed.get(recipient.address)!));
+
+  if (toAttempt.length === 0) {
+    // Everyone is suppressed: nothing to attempt.
+  } else if (now() >= data.expiresAt) {
+    outcomes.push(...toAttempt.map((recipient) => expiredOutcome(recipient, data.lastProblem)));
   } else if (countHeaders(parseHeaderFields(body), 'received') > MAX_RECEIVED_HEADERS) {
-    outcomes = data.recipients.map((recipient) => loopOutcome(recipient));
+    outcomes.push(...toAttempt.map((recipient) => loopOutcome(recipient)));
   } else {
     deps.metrics?.sessionsInFlight.inc();
-    const report = await attemptDelivery(attemptInput(data, body), deps.attempt).finally(() =>
-      deps.metrics?.sessionsInFlight.dec(),
-    );
+    const report = await attemptDelivery(
+      { ...attemptInput(data, body), recipients: toAttempt },
+      deps.attempt,
+    ).finally(() => deps.metrics?.sessionsInFlight.dec());
     if (report.destination)
       await rememberDestination(deps.redis, data.domain, report.destination).catch(() => {});
     if (report.noSlot) {
@@ -96,11 +103,13 @@ export async function processDeliveryJob(
       throw new DelayedError();
     }
     logAttempt(deps.logger, context, report);
-    outcomes = report.outcomes;
+    outcomes.push(...report.outcomes);
   }
 
   const at = now();
-  const failed: FailedRecipient[] = [];
+  const result: DeliveryJobResult = { domain: data.domain, delivered: [], bounced: [], expired: [] };
+  const failed: ReportedRecipient[] = [];
+  const deliveredWithNotify: ReportedRecipient[] = [];
   const deferred: RecipientOutcome[] = [];
   for (const outcome of outcomes) {
     const { verdict, possibleDuplicate } = outcome.classification;
@@ -109,11 +118,17 @@ export async function processDeliveryJob(
       deps.metrics?.possibleDuplicates.inc();
       await deps.redis.incr(POSSIBLE_DUPLICATES_KEY).catch(() => 0);
     }
-    if (verdict === 'delivered') result.delivered.push(outcome.recipient.address);
-    else if (verdict === 'bounced') {
-      failed.push(toFailedRecipient(outcome, outcome.event.kind === 'expired' ? 'expired' : 'bounced', at));
+    if (verdict === 'delivered') {
+      result.delivered.push(outcome.recipient.address);
+      // RFC 3461 §4.1: NOTIFY=SUCCESS asks for a "delivered" DSN.
+      if (outcome.recipient.notify?.includes('SUCCESS')) {
+        deliveredWithNotify.push(toReportedRecipient(outcome, 'delivered', at));
+      }
+    } else if (verdict === 'bounced') {
+      failed.push(toReportedRecipient(outcome, outcome.event.kind === 'expired' ? 'expired' : 'bounced', at));
     } else deferred.push(outcome);
   }
+  await reportRecipients(deps.bounceQueue, message, 'delivered', deliveredWithNotify);
 
   if (deferred.length > 0) {
     const decision = planRetry({
@@ -124,15 +139,25 @@ export async function processDeliveryJob(
       policy: deps.retryPolicy,
     });
     if (decision.kind === 'expire') {
-      for (const outcome of deferred) failed.push(toFailedRecipient(outcome, 'expired', at));
+      for (const outcome of deferred) failed.push(toReportedRecipient(outcome, 'expired', at));
     } else {
-      await enqueueBounce(deps.bounceQueue, message, failed);
+      await reportRecipients(deps.bounceQueue, message, 'failed', failed);
+      const warnDelay = shouldWarnOfDelay(data, at, deps.delayWarningMs);
+      if (warnDelay) {
+        await reportRecipients(
+          deps.bounceQueue,
+          message,
+          'delayed',
+          deferred.map((outcome) => toReportedRecipient(outcome, 'deferred', at, data.expiresAt)),
+        );
+      }
       const last = deferred[0]!;
       const diagnostic = diagnosticOf(last);
       await job.updateData({
         ...data,
         recipients: deferred.map((outcome) => outcome.recipient),
         attempts: data.attempts + 1,
+        ...(warnDelay && { delayReported: true }),
         lastProblem: {
           status: last.classification.status,
           category: last.classification.category,
@@ -147,10 +172,15 @@ export async function processDeliveryJob(
       throw new DelayedError();
     }
   }
-  await enqueueBounce(deps.bounceQueue, message, failed);
+  await reportRecipients(deps.bounceQueue, message, 'failed', failed);
   for (const entry of failed)
     (entry.status === 'expired' ? result.expired : result.bounced).push(entry.address);
   return result;
+}
+
+/** Once per job, when the message has waited longer than the delay-warning time (0 = never). */
+function shouldWarnOfDelay(data: DeliveryJobData, now: number, delayWarningMs: number): boolean {
+  return delayWarningMs > 0 && !data.delayReported && now - data.arrivalTime >= delayWarningMs;
 }
 
 function attemptInput(data: DeliveryJobData, body: Buffer) {
@@ -172,7 +202,7 @@ function expiredOutcome(recipient: Recipient, last: DeliveryJobData['lastProblem
     classification: {
       verdict: 'bounced',
       status: '4.4.7',
-      category: (last?.category ?? 'unknown') as 'unknown',
+      category: (last?.category ?? 'unknown') as FailureCategory,
       next: 'bounce',
       rule: 'queue-lifetime-expired',
     },
@@ -194,24 +224,13 @@ function loopOutcome(recipient: Recipient): RecipientOutcome {
   };
 }
 
-/** Failed recipients go to the bounce service, which owns the DSN (never for the null sender). */
-async function enqueueBounce(
-  queue: Queue,
-  message: MessageJobData,
-  failed: FailedRecipient[],
-): Promise<void> {
-  if (failed.length === 0) return;
-  const body = Buffer.from(message.body, 'latin1');
-  const data: BounceJobData = {
-    v: 1,
-    messageId: message.id,
-    sender: message.sender,
-    dsn: message.dsn,
-    arrivalTime: message.arrivalTime,
-    headers: message.headers,
-    originalHeaders: body.subarray(0, headerBlockLength(body)).toString('latin1'),
-    recipients: failed,
-    ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
+/** A suppressed address is bounced at once, not attempted, and the DSN says why. */
+function suppressedOutcome(recipient: Recipient, entry: SuppressionEntry): RecipientOutcome {
+  const event: DeliveryEvent = {
+    kind: 'suppressed',
+    status: entry.enhancedStatus,
+    category: entry.category as FailureCategory,
+    detail: `suppressed: an earlier message to this address bounced (${entry.diagnostic ?? entry.enhancedStatus})`,
   };
-  await queue.add('dsn', data, BOUNCE_JOB_OPTIONS);
+  return { recipient, event, classification: classify(event), suppressed: true };
 }

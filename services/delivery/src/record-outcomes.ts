@@ -1,4 +1,4 @@
-import type { FailedRecipient } from '@outpost/queue';
+import type { ReportedRecipient } from '@outpost/queue';
 import type { Logger } from '@outpost/telemetry';
 import type { AttemptReport, RecipientOutcome } from './attempt-delivery.ts';
 
@@ -10,23 +10,30 @@ export function diagnosticOf(outcome: RecipientOutcome): string | undefined {
   return 'detail' in event ? event.detail : undefined;
 }
 
-export function toFailedRecipient(
+/** The recipient as a DSN reports it; `status` is its status in the data model after this attempt. */
+export function toReportedRecipient(
   outcome: RecipientOutcome,
-  status: 'bounced' | 'expired',
+  status: ReportedRecipient['status'],
   at: number,
-): FailedRecipient {
+  willRetryUntil?: number,
+): ReportedRecipient {
   const diagnostic = diagnosticOf(outcome);
+  const action = status === 'delivered' ? 'delivered' : status === 'deferred' ? 'delayed' : 'failed';
   return {
     address: outcome.recipient.address,
     ...(outcome.recipient.notify && { notify: outcome.recipient.notify }),
     ...(outcome.recipient.orcpt && { orcpt: outcome.recipient.orcpt }),
+    action,
     status,
+    // RFC 3464 §2.3.4 / RFC 3463 §3.5: an expiry is "delivery time expired", 4.4.7.
     enhancedStatus: status === 'expired' ? '4.4.7' : outcome.classification.status,
     category: outcome.classification.category,
     ...(diagnostic !== undefined && { diagnostic }),
     ...(outcome.remoteHost && { remoteHost: outcome.remoteHost }),
     ...(outcome.remoteAddress && { remoteAddress: outcome.remoteAddress }),
     at,
+    ...(willRetryUntil !== undefined && { willRetryUntil }),
+    ...(outcome.suppressed && { reason: 'suppressed' as const }),
   };
 }
 

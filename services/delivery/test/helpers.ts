@@ -1,5 +1,11 @@
 import { loadConfig, loadDeliveryConfig } from '@outpost/config';
-import { type Message, newMessageId, prepareMessage } from '@outpost/core';
+import {
+  type DsnEnvelopeParams,
+  type Message,
+  newMessageId,
+  prepareMessage,
+  type Recipient,
+} from '@outpost/core';
 import {
   type BounceJobData,
   createFlowMessageWriter,
@@ -108,10 +114,11 @@ export class DeliveryWorld {
   /** Queues a message the way ingest does (same writer, same preparation). */
   async enqueue(options: {
     sender?: string;
-    recipients: string[];
+    recipients: Array<string | Recipient>;
     subject?: string;
     expiresInMs?: number;
     body?: string;
+    dsn?: DsnEnvelopeParams;
   }): Promise<Message> {
     const redis = createRedisConnection(this.redis.url, 'producer');
     await waitForRedis(redis);
@@ -120,8 +127,8 @@ export class DeliveryWorld {
     const message = prepareMessage({
       id: newMessageId(now),
       sender: options.sender ?? 'alice@example.com',
-      recipients: options.recipients.map((address) => ({ address })),
-      dsn: {},
+      recipients: options.recipients.map((entry) => (typeof entry === 'string' ? { address: entry } : entry)),
+      dsn: options.dsn ?? {},
       raw: Buffer.from(
         options.body ?? `From: alice@example.com\r\nSubject: ${options.subject ?? 'test'}\r\n\r\nHello.\r\n`,
       ),
@@ -143,9 +150,10 @@ export class DeliveryWorld {
     return queue;
   }
 
-  async bounces(): Promise<BounceJobData[]> {
+  /** Reports handed to the bounce service; failures unless another event is asked for. */
+  async bounces(event: BounceJobData['event'] = 'failed'): Promise<BounceJobData[]> {
     const jobs = await this.queue('bounce').getJobs(['waiting', 'active', 'completed', 'delayed', 'failed']);
-    return jobs.map((job) => job.data as BounceJobData);
+    return jobs.map((job) => job.data as BounceJobData).filter((data) => data.event === event);
   }
 
   /** Resolves once the message's flow is finished (its message job completed and removed). */

@@ -160,6 +160,15 @@ export const CLASSIFICATION_RULES: readonly Rule[] = [
     classify: () => bounced('5.4.6', 'mail_loop'),
   },
   {
+    id: 'suppressed',
+    // The earlier permanent failure stands: same status and category, no new attempt.
+    matches: (event) => event.kind === 'suppressed',
+    classify: (event) => {
+      const { status, category } = event as Extract<DeliveryEvent, { kind: 'suppressed' }>;
+      return bounced(status, category);
+    },
+  },
+  {
     id: 'queue-lifetime-expired',
     matches: (event) => event.kind === 'expired',
     classify: () => bounced('4.4.7', 'unknown'),

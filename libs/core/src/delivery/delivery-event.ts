@@ -1,4 +1,5 @@
 import type { SmtpReply } from '../smtp-reply.ts';
+import type { FailureCategory } from './categories.ts';
 
 /** Where in the SMTP dialogue something happened (RFC 5321 §4.1 commands, plus the end of data). */
 export type SmtpStage =
@@ -31,4 +32,6 @@ export type DeliveryEvent =
       detail?: string;
     }
   | { kind: 'loop'; detail: string }
-  | { kind: 'expired'; detail?: string };
+  | { kind: 'expired'; detail?: string }
+  /** Not attempted: the address is on the suppression list after an earlier permanent failure. */
+  | { kind: 'suppressed'; status: string; category: FailureCategory; detail: string };

@@ -1,0 +1,40 @@
+import { headerBlockLength } from '@outpost/core';
+import type { BounceJobData, MessageJobData, ReportAction, ReportedRecipient } from '@outpost/queue';
+import { BOUNCE_JOB_OPTIONS } from '@outpost/queue';
+import type { Queue } from 'bullmq';
+
+/** RET=FULL returns the message, but not an unbounded one. */
+export const MAX_RETURNED_MESSAGE_BYTES = 1024 * 1024;
+
+/**
+ * Hands recipients to the bounce service, which owns DSN collection, the NOTIFY rules and the
+ * never-to-<> rule. One job per (message, event) per delivery attempt; it groups them.
+ */
+export async function reportRecipients(
+  queue: Queue,
+  message: MessageJobData,
+  event: ReportAction,
+  recipients: ReportedRecipient[],
+): Promise<void> {
+  if (recipients.length === 0) return;
+  const body = Buffer.from(message.body, 'latin1');
+  const data: BounceJobData = {
+    v: 1,
+    event,
+    messageId: message.id,
+    sender: message.sender,
+    dsn: message.dsn,
+    arrivalTime: message.arrivalTime,
+    headers: message.headers,
+    originalHeaders: body.subarray(0, headerBlockLength(body)).toString('latin1'),
+    ...(message.dsn.ret === 'FULL' && {
+      originalMessage: body.subarray(0, MAX_RETURNED_MESSAGE_BYTES).toString('latin1'),
+    }),
+    smtpUtf8: /[^\x00-\x7f]/.test(
+      [message.sender, ...message.recipients.map((entry) => entry.address)].join(''),
+    ),
+    recipients,
+    ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
+  };
+  await queue.add(event, data, BOUNCE_JOB_OPTIONS);
+}

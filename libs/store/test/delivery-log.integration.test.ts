@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { newMessageId } from '@outpost/core';
+import { TestRedis } from '@outpost/testing';
+import { type AttemptRecord, capTranscript, createDeliveryLog, type RecipientVerdict } from '../src/index.ts';
+
+let redis: TestRedis;
+before(async () => {
+  redis = await TestRedis.start();
+});
+after(async () => {
+  await redis.stop();
+});
+
+const T0 = Date.UTC(2026, 10, 27, 12);
+
+function record(
+  time: number,
+  domain: string,
+  recipients: RecipientVerdict[],
+  messageId = newMessageId(time),
+): AttemptRecord {
+  return {
+    id: newMessageId(time),
+    messageId,
+    domain,
+    attempt: 1,
+    time,
+    durationMs: 120,
+    traceId: 'a'.repeat(32),
+    mxHost: `mx.${domain}`,
+    mxAddress: '192.0.2.1',
+    recipients,
+    sessions: [
+      {
+        host: `mx.${domain}`,
+        address: '192.0.2.1',
+        port: 25,
+        tls: true,
+        greeted: true,
+        durationMs: 100,
+        transcript: [{ at: 0, direction: 'S', text: '220 ready' }],
+      },
+    ],
+  };
+}
+
+const verdict = (
+  address: string,
+  status: RecipientVerdict['status'],
+  replyCode: number,
+  category: string,
+): RecipientVerdict => ({
+  address,
+  verdict: status === 'delivered' ? 'delivered' : status === 'deferred' ? 'deferred' : 'bounced',
+  status,
+  enhancedStatus: `${String(replyCode)[0]}.0.0`,
+  category,
+  replyCode,
+  replyText: `${replyCode} reply`,
+});
+
+test('records are queryable by status (failed = bounced or expired), domain, recipient, category and code', async () => {
+  const log = createDeliveryLog(redis.client());
+  await log.write(
+    record(T0, 'a.test', [
+      verdict('x@a.test', 'delivered', 250, 'delivered'),
+      verdict('y@a.test', 'bounced', 550, 'no_such_user'),
+    ]),
+  );
+  await log.write(record(T0 + 1000, 'b.test', [verdict('z@b.test', 'deferred', 451, 'greylisted')]));
+  await log.write(record(T0 + 2000, 'b.test', [verdict('z@b.test', 'expired', 451, 'greylisted')]));
+  const addresses = async (query: Parameters<typeof log.deliveries>[0]) =>
+    (await log.deliveries(query)).entries.map((entry) => `${entry.address}:${entry.status}`);
+  assert.deepEqual(await addresses({ status: 'failed' }), ['z@b.test:expired', 'y@a.test:bounced']);
+  assert.deepEqual(await addresses({ status: 'delivered' }), ['x@a.test:delivered']);
+  assert.deepEqual(await addresses({ domain: 'B.test' }), ['z@b.test:expired', 'z@b.test:deferred']);
+  assert.deepEqual(await addresses({ recipient: 'z@b.test', status: 'deferred' }), ['z@b.test:deferred']);
+  assert.deepEqual(await addresses({ category: 'no_such_user' }), ['y@a.test:bounced']);
+  assert.deepEqual(await addresses({ code: 451 }), ['z@b.test:expired', 'z@b.test:deferred']);
+  assert.deepEqual(await addresses({ since: T0 + 500, until: T0 + 1500 }), ['z@b.test:deferred']);
+  const [entry] = (await log.deliveries({ category: 'no_such_user' })).entries;
+  assert.equal(entry?.traceId, 'a'.repeat(32));
+  assert.equal(entry?.domain, 'a.test');
+});
+
+test('pagination walks newest to oldest without repeats or gaps', async () => {
+  const log = createDeliveryLog(redis.client());
+  for (let i = 0; i < 25; i++) {
+    // Pairs with equal timestamps test the cursor's tie handling.
+    await log.write(
+      record(T0 + 10_000 + Math.floor(i / 2), 'page.test', [
+        verdict(`u${i}@page.test`, 'delivered', 250, 'delivered'),
+      ]),
+    );
+  }
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await log.deliveries({ domain: 'page.test', limit: 7, ...(cursor && { cursor }) });
+    seen.push(...page.entries.map((entry) => entry.address));
+    cursor = page.cursor;
+  } while (cursor);
+  assert.equal(seen.length, 25);
+  assert.equal(new Set(seen).size, 25);
+});
+
+test('a message view has its attempts, recipient states and operator actions', async () => {
+  const log = createDeliveryLog(redis.client());
+  const messageId = newMessageId(T0);
+  await log.write(record(T0, 'm.test', [verdict('a@m.test', 'deferred', 451, 'busy_try_later')], messageId));
+  await log.setRecipientStates(messageId, [
+    { address: 'a@m.test', status: 'held', updatedAt: T0, attempts: 1, by: 'ops' },
+  ]);
+  await log.recordAction(messageId, { time: T0, action: 'hold', by: 'ops' });
+  const view = await log.message(messageId);
+  assert.equal(view?.attempts.length, 1);
+  assert.equal(view?.attempts[0]?.sessions[0]?.transcript?.[0]?.text, '220 ready');
+  assert.deepEqual(
+    view?.recipients.map((state) => state.status),
+    ['held'],
+  );
+  assert.deepEqual(
+    view?.actions.map((action) => `${action.action}:${action.by}`),
+    ['hold:ops'],
+  );
+  assert.equal(await log.message(newMessageId(T0 + 5)), undefined);
+});
+
+test('retention by total bytes drops the oldest records first', async () => {
+  const local = await TestRedis.start();
+  try {
+    const log = createDeliveryLog(local.client(), {
+      maxAgeMs: 86_400_000,
+      maxBytes: 4_000,
+      maxTranscriptBytes: 1_000,
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const entry = record(T0 + i, 'size.test', [verdict(`s${i}@size.test`, 'delivered', 250, 'delivered')]);
+      ids.push(entry.messageId);
+      await log.write(entry);
+    }
+    assert.ok((await log.usedBytes()) <= 4_000, `used ${await log.usedBytes()} bytes`);
+    assert.equal(await log.message(ids[0]!).then((view) => view?.attempts.length ?? 0), 0, 'oldest gone');
+    assert.equal(await log.message(ids[19]!).then((view) => view?.attempts.length), 1, 'newest kept');
+  } finally {
+    await local.stop();
+  }
+});
+
+test('retention by age drops old records and their index entries', async () => {
+  const local = await TestRedis.start();
+  try {
+    const log = createDeliveryLog(local.client(), {
+      maxAgeMs: 60_000,
+      maxBytes: 1e9,
+      maxTranscriptBytes: 1_000,
+    });
+    const now = Date.now();
+    await log.write(
+      record(now - 120_000, 'age.test', [verdict('old@age.test', 'bounced', 550, 'no_such_user')]),
+    );
+    await log.write(record(now, 'age.test', [verdict('new@age.test', 'bounced', 550, 'no_such_user')]));
+    assert.equal(await log.trimByAge(now), 1);
+    const entries = (await log.deliveries({ domain: 'age.test' })).entries.map((entry) => entry.address);
+    assert.deepEqual(entries, ['new@age.test']);
+    assert.equal(await local.client().zcard('{outpost}:log:idx:domain:age.test'), 1);
+  } finally {
+    await local.stop();
+  }
+});
+
+test('a record survives kill -9 of Redis and a restart from the AOF', async () => {
+  const local = await TestRedis.start();
+  try {
+    const log = createDeliveryLog(local.client());
+    const entry = record(Date.now(), 'aof.test', [verdict('k@aof.test', 'delivered', 250, 'delivered')]);
+    await log.write(entry);
+    await local.kill();
+    await local.start();
+    const view = await createDeliveryLog(local.client()).message(entry.messageId);
+    assert.equal(view?.attempts[0]?.id, entry.id);
+  } finally {
+    await local.stop();
+  }
+});
+
+test('transcripts are capped in bytes, keeping the start and the decisive end', () => {
+  const lines = Array.from({ length: 100 }, (_, i) => ({
+    at: i,
+    direction: 'S' as const,
+    text: `250-line ${i} ${'x'.repeat(40)}`,
+  }));
+  const capped = capTranscript(lines, 1_000);
+  assert.ok(capped.reduce((sum, line) => sum + line.text.length + 16, 0) <= 1_000);
+  assert.equal(capped[0]?.text, lines[0]?.text);
+  assert.equal(capped.at(-1)?.text, lines[99]?.text);
+  assert.match(capped.find((line) => line.direction === '*')?.text ?? '', /lines omitted/);
+});

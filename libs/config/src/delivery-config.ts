@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './load-config.ts';
-import { parseDuration, parseListenAddress } from './units.ts';
+import { parseByteSize, parseDuration, parseListenAddress } from './units.ts';
 
 const duration = (fallback: string) =>
   z
@@ -48,6 +48,17 @@ const deliverySchema = z.object({
   OUTPOST_DESTINATION_WINDOW_MAX: integer(20, 1, 1_000),
   OUTPOST_DESTINATION_LEASE: duration('60s'),
   OUTPOST_DELAY_WARNING: duration('4h'),
+  OUTPOST_LOG_RETENTION: duration('7d'),
+  OUTPOST_LOG_MAX_BYTES: z
+    .string()
+    .default('256MB')
+    .transform((text, ctx) => {
+      const bytes = parseByteSize(text);
+      if (bytes === undefined || bytes <= 0)
+        ctx.addIssue({ code: 'custom', message: 'expected a size like 256MB' });
+      return bytes ?? 0;
+    }),
+  OUTPOST_TRANSCRIPT_MAX_BYTES: integer(32 * 1024, 1024, 10 * 1024 * 1024),
   OUTPOST_DELIVERY_HTTP_LISTEN: z
     .string()
     .default('0.0.0.0:8081')
@@ -76,6 +87,8 @@ export interface DeliveryConfig {
   failedSweepIntervalMs: number;
   /** Connections per destination across all workers: the adaptive window's start and ceiling. */
   destinationLimits: { initialWindow: number; maxWindow: number; leaseMs: number };
+  /** The delivery log's retention (libs/store). */
+  logRetention: { maxAgeMs: number; maxBytes: number; maxTranscriptBytes: number };
   /** After this long in the queue the sender gets one "delayed" DSN (0 = never). */
   delayWarningMs: number;
   /** Health, readiness and Prometheus metrics of the worker process. */
@@ -123,5 +136,10 @@ export function loadDeliveryConfig(
     },
     httpListen: raw.OUTPOST_DELIVERY_HTTP_LISTEN,
     delayWarningMs: raw.OUTPOST_DELAY_WARNING,
+    logRetention: {
+      maxAgeMs: raw.OUTPOST_LOG_RETENTION,
+      maxBytes: raw.OUTPOST_LOG_MAX_BYTES,
+      maxTranscriptBytes: raw.OUTPOST_TRANSCRIPT_MAX_BYTES,
+    },
   });
 }

@@ -8,6 +8,7 @@ import {
   QUEUE_PREFIX,
   waitForRedis,
 } from '@outpost/queue';
+import { createDeliveryLog } from '@outpost/store';
 import type { Logger } from '@outpost/telemetry';
 import { Queue, Worker } from 'bullmq';
 import type { AttemptDeps } from './attempt-delivery.ts';
@@ -53,6 +54,9 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
   const onQueueError = (error: Error) => logger.debug({ err: error }, 'queue connection error');
   for (const queue of [messageQueue, deliveryQueue, bounceQueue]) queue.on('error', onQueueError);
 
+  const log = createDeliveryLog(redis, delivery.logRetention);
+  const logTrimmer = setInterval(() => void log.trimByAge().catch(() => 0), 10 * 60_000);
+  logTrimmer.unref();
   let nextSource = 0;
   const limiter = createDestinationLimiter(redis, delivery.destinationLimits);
   const metrics = createDeliveryMetrics({ deliveryQueue, messageQueue, limiter });
@@ -99,6 +103,8 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
         logger,
         metrics,
         delayWarningMs: delivery.delayWarningMs,
+        log,
+        maxTranscriptBytes: delivery.logRetention.maxTranscriptBytes,
       }),
     { ...workerOptions, concurrency: delivery.concurrency },
   );
@@ -133,6 +139,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
     sweepFailed: sweeper.sweep,
     async stop() {
       sweeper.stop();
+      clearInterval(logTrimmer);
       await health.close();
       // Stop taking jobs and let in-flight sessions finish; a job still running past the grace
       // period is abandoned and its lock lapses, so another worker picks it up: delayed, never lost.

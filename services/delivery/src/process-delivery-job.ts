@@ -1,11 +1,18 @@
-import type { DeliveryEvent, FailureCategory, Recipient } from '@outpost/core';
+import type { DeliveryEvent, FailureCategory, Recipient, RecipientStatus } from '@outpost/core';
 import { classify, countHeaders, parseHeaderFields, planRetry, type RetryPolicy } from '@outpost/core';
 import type { DeliveryJobData, MessageJobData, ReportedRecipient, SuppressionEntry } from '@outpost/queue';
 import { findSuppressed } from '@outpost/queue';
+import type { DeliveryLog } from '@outpost/store';
 import type { Logger } from '@outpost/telemetry';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type AttemptDeps, attemptDelivery, type RecipientOutcome } from './attempt-delivery.ts';
+import {
+  type AttemptDeps,
+  attemptDelivery,
+  type RecipientOutcome,
+  type SessionRecord,
+} from './attempt-delivery.ts';
+import { recordAttempt } from './attempt-record.ts';
 import type { DeliveryMetrics } from './delivery-metrics.ts';
 import { reportRecipients } from './delivery-reports.ts';
 import { isDomainPaused, rememberDestination } from './operator-controls.ts';
@@ -27,6 +34,9 @@ export interface DeliveryJobDeps {
   redis: Redis;
   logger: Logger;
   metrics?: DeliveryMetrics;
+  /** The delivery log; absent in unit tests. */
+  log?: DeliveryLog;
+  maxTranscriptBytes?: number;
   /** After this long in the queue the sender hears that the message is late (0 = never). */
   delayWarningMs: number;
   now?: () => number;
@@ -67,6 +77,7 @@ export async function processDeliveryJob(
   }
   const message = await loadMessage(job, deps.messageQueue);
   const body = Buffer.from(message.body, 'latin1');
+  if (data.attempts === 0 && deps.log) await writeMessageMeta(deps.log, message).catch(() => {});
 
   const suppressed = await findSuppressed(
     deps.redis,
@@ -77,6 +88,8 @@ export async function processDeliveryJob(
     .filter((recipient) => suppressed.has(recipient.address))
     .map((recipient) => suppressedOutcome(recipient, suppressed.get(recipient.address)!));
 
+  const started = now();
+  let sessions: SessionRecord[] = [];
   if (toAttempt.length === 0) {
     // Everyone is suppressed: nothing to attempt.
   } else if (now() >= data.expiresAt) {
@@ -104,10 +117,29 @@ export async function processDeliveryJob(
     }
     logAttempt(deps.logger, context, report);
     outcomes.push(...report.outcomes);
+    sessions = report.sessions;
   }
 
   const at = now();
   const result: DeliveryJobResult = { domain: data.domain, delivered: [], bounced: [], expired: [] };
+  const record = (deferredStatus: 'deferred' | 'expired') => {
+    if (!deps.log) return Promise.resolve();
+    const failedStatus = new Map(failed.map((entry) => [entry.address, entry.status]));
+    return recordAttempt(deps.log, {
+      messageId: data.messageId,
+      domain: data.domain,
+      attempt: data.attempts + 1,
+      started,
+      finished: at,
+      ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
+      outcomes,
+      sessions,
+      statusOf: (address) =>
+        (failedStatus.get(address) as RecipientStatus | undefined) ??
+        (result.delivered.includes(address) ? 'delivered' : deferredStatus),
+      maxTranscriptBytes: deps.maxTranscriptBytes ?? 32 * 1024,
+    }).catch((error: unknown) => deps.logger.warn({ err: error, ...context }, 'delivery log write failed'));
+  };
   const failed: ReportedRecipient[] = [];
   const deliveredWithNotify: ReportedRecipient[] = [];
   const deferred: RecipientOutcome[] = [];
@@ -141,6 +173,7 @@ export async function processDeliveryJob(
     if (decision.kind === 'expire') {
       for (const outcome of deferred) failed.push(toReportedRecipient(outcome, 'expired', at));
     } else {
+      await record('deferred');
       await reportRecipients(deps.bounceQueue, message, 'failed', failed);
       const warnDelay = shouldWarnOfDelay(data, at, deps.delayWarningMs);
       if (warnDelay) {
@@ -172,10 +205,26 @@ export async function processDeliveryJob(
       throw new DelayedError();
     }
   }
+  await record('expired');
   await reportRecipients(deps.bounceQueue, message, 'failed', failed);
   for (const entry of failed)
     (entry.status === 'expired' ? result.expired : result.bounced).push(entry.address);
   return result;
+}
+
+/** What the delivery log shows about the message itself (first attempt of any of its domains). */
+function writeMessageMeta(log: DeliveryLog, message: MessageJobData): Promise<void> {
+  return log.setMessageMeta(message.id, {
+    sender: message.sender,
+    recipients: message.recipients.map((recipient) => recipient.address),
+    headers: message.headers,
+    arrivalTime: message.arrivalTime,
+    expiresAt: message.expiresAt,
+    size: message.size,
+    client: message.client,
+    dsn: message.dsn,
+    ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
+  });
 }
 
 /** Once per job, when the message has waited longer than the delay-warning time (0 = never). */

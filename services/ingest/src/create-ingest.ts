@@ -13,14 +13,19 @@ import {
 import type { Logger } from '@outpost/telemetry';
 import type { Redis } from 'ioredis';
 import type { SMTPServer } from 'smtp-server';
-import { createMessageAcceptor } from './accept-message.ts';
+import { type AcceptMessage, createMessageAcceptor } from './accept-message.ts';
+import { parseApiKeys } from './http/api-keys.ts';
+import { createHttpListener, type HttpListener } from './http/http-listener.ts';
+import { createIngestMetrics, type IngestMetrics, instrumentAcceptor } from './http/metrics.ts';
 import { createSmtpListener } from './smtp-listener.ts';
 import { loadTlsMaterial } from './tls.ts';
 import { loadUsersFile, type SubmissionUser } from './users.ts';
 
 export interface Ingest {
   /** Bound addresses, useful when the configuration asked for port 0. */
-  readonly addresses: { smtp: AddressInfo; smtps?: AddressInfo };
+  readonly addresses: { smtp: AddressInfo; smtps?: AddressInfo; http: AddressInfo };
+  /** This ingest's Prometheus metrics (also served at GET /metrics). */
+  readonly metrics: IngestMetrics;
   stop(): Promise<void>;
 }
 
@@ -35,12 +40,16 @@ export interface IngestOptions {
   ) => MessageWriter;
 }
 
-/** Wires ingest: checks Redis, loads users and TLS, and starts the listeners. */
+/** Wires ingest: checks Redis, loads users, API keys and TLS, and starts the listeners. */
 export async function startIngest(options: IngestOptions): Promise<Ingest> {
   const { config, logger } = options;
+  // A pure parse: a bad OUTPOST_API_KEYS stops the start before anything connects.
+  const apiKeys = parseApiKeys(config.apiKeys);
+  const metrics = createIngestMetrics();
   const redis = createRedisConnection(config.redisUrl, 'producer', 4_000);
   redis.on('error', (error) => logger.debug({ err: error }, 'redis connection error'));
   const servers: SMTPServer[] = [];
+  let http: HttpListener | undefined;
   let memoryGuard: MemoryGuard | undefined;
   let writer: MessageWriter | undefined;
   try {
@@ -62,14 +71,12 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
       ? await loadUsersFile(config.usersFile)
       : new Map();
     const tls = await loadTlsMaterial(config, logger);
-    const accept = createMessageAcceptor({
-      writer,
-      memoryGuard,
-      hostname: config.hostname,
-      queueLifetimeMs: config.queueLifetimeMs,
-      logger,
-    });
-    const deps = { config, accept, users, tls, logger, redis, memoryGuard };
+    const acceptDeps = { writer, memoryGuard, hostname: config.hostname, logger };
+    // Every message, from either listener, goes through the same instrumented accept().
+    const acceptFor = (queueLifetimeMs: number): AcceptMessage =>
+      instrumentAcceptor(createMessageAcceptor({ ...acceptDeps, queueLifetimeMs }), metrics);
+    const accept = acceptFor(config.queueLifetimeMs);
+    const deps = { config, accept, users, tls, logger, redis, memoryGuard, metrics };
     const smtp = createSmtpListener(deps, 'starttls');
     servers.push(smtp);
     const smtpAddress = await listen(smtp, config.smtpListen.host, config.smtpListen.port);
@@ -79,25 +86,48 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
       servers.push(smtps);
       smtpsAddress = await listen(smtps, config.smtpsListen.host, config.smtpsListen.port);
     }
+    http = await createHttpListener({
+      config,
+      logger,
+      redis,
+      memoryGuard,
+      metrics,
+      apiKeys,
+      acceptFor: (lifetimeMs) => (lifetimeMs === config.queueLifetimeMs ? accept : acceptFor(lifetimeMs)),
+    });
+    const httpAddress = await http.listen(config.httpListen.host, config.httpListen.port);
     logger.info(
-      { smtp: smtpAddress, smtps: smtpsAddress, durability, users: users.size },
+      {
+        smtp: smtpAddress,
+        smtps: smtpsAddress,
+        http: httpAddress,
+        durability,
+        users: users.size,
+        apiKeys: apiKeys.length,
+      },
       'ingest listening',
     );
+    const httpListener = http;
     const guard = memoryGuard;
     const activeWriter = writer;
     return {
-      addresses: { smtp: smtpAddress, ...(smtpsAddress && { smtps: smtpsAddress }) },
+      addresses: { smtp: smtpAddress, ...(smtpsAddress && { smtps: smtpsAddress }), http: httpAddress },
+      metrics,
       async stop() {
-        await Promise.all(
-          servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
-        );
+        await Promise.all([
+          httpListener.close(),
+          ...servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+        ]);
         guard.stop();
         await activeWriter.close();
         await redis.quit().catch(() => redis.disconnect());
       },
     };
   } catch (error) {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    await Promise.all([
+      http?.close(),
+      ...servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+    ]);
     memoryGuard?.stop();
     await writer?.close().catch(() => {});
     redis.disconnect();

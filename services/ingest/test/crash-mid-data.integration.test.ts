@@ -17,6 +17,7 @@ test('kill -9 of the ingest process in the middle of DATA: no 250 and nothing us
     OUTPOST_HOSTNAME: 'mx.outpost.test',
     REDIS_URL: redis.url,
     OUTPOST_SMTP_LISTEN: '127.0.0.1:0',
+    OUTPOST_HTTP_LISTEN: '127.0.0.1:0',
     LOG_LEVEL: 'info',
   });
   const queues = openQueues(redis);

@@ -14,6 +14,7 @@ export async function startTestIngest(redis: TestRedis, env: Record<string, stri
     OUTPOST_HOSTNAME: TEST_HOSTNAME,
     REDIS_URL: redis.url,
     OUTPOST_SMTP_LISTEN: '127.0.0.1:0',
+    OUTPOST_HTTP_LISTEN: '127.0.0.1:0',
     LOG_LEVEL: 'silent',
     ...env,
   });

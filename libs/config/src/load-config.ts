@@ -6,6 +6,12 @@ export interface ListenAddress {
   port: number;
 }
 
+/** At most `limit` messages per sliding `windowMs`. */
+export interface RateLimit {
+  limit: number;
+  windowMs: number;
+}
+
 export type HighWaterMark = { kind: 'percent'; value: number } | { kind: 'bytes'; value: number };
 
 /** Everything Outpost reads from its environment, validated once at boot. */
@@ -26,6 +32,22 @@ export interface Config {
   relayDomains: string[];
   maxMessageSize: number;
   maxRecipients: number;
+  /** Concurrent SMTP sessions per listener; one more is answered 421. */
+  smtpMaxClients: number;
+  /** Time the client may stay silent when it owes us a command or data. */
+  smtpIdleTimeoutMs: number;
+  /** Time any SMTP session may last, however busy. */
+  smtpSessionTimeoutMs: number;
+  /** Failed AUTH counting (per client address and per user name, over a sliding window). */
+  authThrottle: {
+    windowMs: number;
+    slowAfter: number;
+    delayStepMs: number;
+    addressLimit: number;
+    userLimit: number;
+  };
+  /** Messages (MAIL transactions) per authenticated user and per untrusted client address; undefined: none. */
+  rateLimits: { perUser?: RateLimit; perAddress?: RateLimit };
   queueLifetimeMs: number;
   dnsServers: string[];
   deliveryPort: number;
@@ -75,6 +97,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     relayDomains: raw.OUTPOST_RELAY_DOMAINS,
     maxMessageSize: raw.OUTPOST_MAX_MESSAGE_SIZE,
     maxRecipients: raw.OUTPOST_MAX_RECIPIENTS,
+    smtpMaxClients: raw.OUTPOST_SMTP_MAX_CLIENTS,
+    smtpIdleTimeoutMs: raw.OUTPOST_SMTP_IDLE_TIMEOUT,
+    smtpSessionTimeoutMs: raw.OUTPOST_SMTP_SESSION_TIMEOUT,
+    authThrottle: Object.freeze({
+      windowMs: raw.OUTPOST_AUTH_FAILURE_WINDOW,
+      slowAfter: raw.OUTPOST_AUTH_SLOW_AFTER,
+      delayStepMs: raw.OUTPOST_AUTH_FAILURE_DELAY,
+      addressLimit: raw.OUTPOST_AUTH_MAX_FAILURES_PER_ADDRESS,
+      userLimit: raw.OUTPOST_AUTH_MAX_FAILURES_PER_USER,
+    }),
+    rateLimits: Object.freeze({
+      ...(raw.OUTPOST_RATE_LIMIT_PER_USER && { perUser: raw.OUTPOST_RATE_LIMIT_PER_USER }),
+      ...(raw.OUTPOST_RATE_LIMIT_PER_ADDRESS && { perAddress: raw.OUTPOST_RATE_LIMIT_PER_ADDRESS }),
+    }),
     queueLifetimeMs: raw.OUTPOST_QUEUE_LIFETIME,
     dnsServers: raw.OUTPOST_DNS_SERVERS,
     deliveryPort: raw.OUTPOST_DELIVERY_PORT,

@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
+import { domainToASCII } from 'node:url';
 import { z } from 'zod';
 import { parseByteSize, parseDuration, parseListenAddress } from './units.ts';
 
@@ -34,6 +35,45 @@ const duration = (fallback: string) =>
       if (ms === undefined) ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 4h, 5d` });
       return ms ?? 0;
     });
+
+/** A duration that must be longer than zero (timeouts, windows). */
+const positiveDuration = (fallback: string) =>
+  duration(fallback).refine((ms) => ms > 0, { message: 'must be longer than 0' });
+
+/**
+ * A message rate: "1000/1h" (at most 1000 per sliding hour); "0" or "off" for no limit (undefined).
+ */
+const rate = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const trimmed = text.trim().toLowerCase();
+      if (trimmed === '0' || trimmed === 'off') return undefined;
+      const match = trimmed.match(/^(\d+)\s*\/\s*(.+)$/);
+      const windowMs = match ? parseDuration(match[2]!) : undefined;
+      if (!match || windowMs === undefined || windowMs <= 0 || Number(match[1]) < 1) {
+        ctx.addIssue({ code: 'custom', message: `expected a rate like 1000/1h, or 0 for no limit` });
+        return undefined;
+      }
+      return { limit: Number(match[1]), windowMs };
+    });
+
+const LDH_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Domain list, stored as lower-case A-labels (RFC 5890) so they compare with envelope domains. */
+const domains = z
+  .string()
+  .default('')
+  .transform((text, ctx) =>
+    list(text).map((domain) => {
+      const ascii = domainToASCII(domain);
+      if (!ascii.split('.').every((label) => LDH_LABEL.test(label))) {
+        ctx.addIssue({ code: 'custom', message: `"${domain}" is not a domain name` });
+      }
+      return ascii;
+    }),
+  );
 
 const byteSize = (fallback: string) =>
   z
@@ -109,12 +149,20 @@ export const configSchema = z
     OUTPOST_USERS_FILE: z.string().optional(),
     OUTPOST_API_KEYS: z.string().optional(),
     OUTPOST_TRUSTED_NETWORKS: networks('127.0.0.0/8,::1/128'),
-    OUTPOST_RELAY_DOMAINS: z
-      .string()
-      .default('')
-      .transform((text) => list(text).map((domain) => domain.toLowerCase())),
+    OUTPOST_RELAY_DOMAINS: domains,
     OUTPOST_MAX_MESSAGE_SIZE: byteSize('25MB'),
     OUTPOST_MAX_RECIPIENTS: integer(100, 1, 100_000),
+    OUTPOST_SMTP_MAX_CLIENTS: integer(1000, 1, 1_000_000),
+    // RFC 5321 §4.5.3.2.7: a server waits at least 5 minutes for the next command.
+    OUTPOST_SMTP_IDLE_TIMEOUT: positiveDuration('5m'),
+    OUTPOST_SMTP_SESSION_TIMEOUT: positiveDuration('30m'),
+    OUTPOST_AUTH_FAILURE_WINDOW: positiveDuration('15m'),
+    OUTPOST_AUTH_SLOW_AFTER: integer(3, 0, 1_000_000),
+    OUTPOST_AUTH_FAILURE_DELAY: duration('1s'),
+    OUTPOST_AUTH_MAX_FAILURES_PER_ADDRESS: integer(10, 1, 1_000_000),
+    OUTPOST_AUTH_MAX_FAILURES_PER_USER: integer(50, 1, 1_000_000),
+    OUTPOST_RATE_LIMIT_PER_USER: rate('1000/1h'),
+    OUTPOST_RATE_LIMIT_PER_ADDRESS: rate('1000/1h'),
     OUTPOST_QUEUE_LIFETIME: duration('5d'),
     OUTPOST_DNS_SERVERS: z
       .string()

@@ -51,6 +51,43 @@ export const INGEST_REPLIES = {
   storageUnavailable: { code: 451, enhanced: '4.3.0', text: 'Temporary storage failure, try again later' },
   storageFull: { code: 452, enhanced: '4.3.1', text: 'Insufficient system storage, try again later' },
   tooManyHops: { code: 554, enhanced: '5.4.6', text: 'Too many Received headers: mail loop' },
+  // Address syntax and limits (RFC 5321 §4.1.2, §4.5.3.1; RFC 6531 §3.5).
+  routingAddress: {
+    code: 553,
+    enhanced: '5.1.3',
+    text: 'Addresses with routing syntax (%, !, source routes, several @) are not accepted',
+  },
+  localPartTooLong: { code: 501, enhanced: '5.1.3', text: 'Path too long: local part over 64 octets' },
+  domainTooLong: { code: 501, enhanced: '5.1.3', text: 'Path too long: domain over 255 octets' },
+  pathTooLong: { code: 501, enhanced: '5.1.3', text: 'Path too long' },
+  utf8NeedsSmtputf8: {
+    code: 553,
+    enhanced: '5.6.7',
+    text: 'Non-ASCII address requires the SMTPUTF8 parameter on MAIL',
+  },
+  invalidUtf8: { code: 501, enhanced: '5.5.2', text: 'Invalid UTF-8 in command' },
+  commandTooLong: { code: 500, enhanced: '5.5.2', text: 'Line too long' },
+  bareLineFeedCommand: {
+    code: 521,
+    enhanced: '5.5.2',
+    text: 'Bare LF received: command lines must end with CRLF, closing connection',
+  },
+  // Message content (RFC 5321 §2.3.8, §4.5.3.1.6): refused whole, so nothing of it is queued.
+  bareLineEnding: {
+    code: 554,
+    enhanced: '5.6.0',
+    text: 'Message refused: bare CR or LF (lines must end with CRLF)',
+  },
+  nulInMessage: { code: 554, enhanced: '5.6.0', text: 'Message refused: NUL character' },
+  lineTooLong: { code: 554, enhanced: '5.6.0', text: 'Message refused: line longer than 1000 octets' },
+  // Abuse limits.
+  authThrottled: {
+    code: 421,
+    enhanced: '4.7.0',
+    text: 'Too many failed authentications, try again later; closing connection',
+  },
+  rateLimited: { code: 450, enhanced: '4.7.1', text: 'Message rate limit reached, try again later' },
+  sessionExpired: { code: 421, enhanced: '4.4.2', text: 'Session time limit reached, closing connection' },
 } as const satisfies Record<string, SmtpReply>;
 
 export type IngestRefusal = keyof typeof INGEST_REPLIES;

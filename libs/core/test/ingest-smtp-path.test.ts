@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { asciiAddress, asciiDomain, type PathCommand, parsePathCommand } from '../src/index.ts';
+
+const rcpt = (path: string) => parsePathCommand(`RCPT TO:<${path}>`, 'RCPT TO');
+const problem = (result: PathCommand) => (result.ok ? 'ok' : result.problem);
+
+test('ordinary paths, parameters and the null sender', () => {
+  assert.deepEqual(parsePathCommand('MAIL FROM:<Alice@Example.COM> SIZE=1000 BODY=8BITMIME', 'MAIL FROM'), {
+    ok: true,
+    mailbox: { localPart: 'Alice', domain: 'example.com', address: 'Alice@example.com' },
+    utf8: false,
+    params: { SIZE: '1000', BODY: '8BITMIME' },
+  });
+  assert.deepEqual(parsePathCommand('mail from:<>', 'MAIL FROM'), {
+    ok: true,
+    mailbox: null,
+    utf8: false,
+    params: {},
+  });
+  assert.equal(problem(parsePathCommand('RCPT TO:<>', 'RCPT TO')), 'syntax');
+  assert.equal(problem(parsePathCommand('RCPT TO: <bob@example.org>', 'RCPT TO')), 'ok');
+  assert.equal(problem(parsePathCommand('RCPT TO:bob@example.org', 'RCPT TO')), 'syntax');
+  assert.equal(problem(parsePathCommand('RCPT TO:<bob@example.org>NOTIFY=NEVER', 'RCPT TO')), 'syntax');
+  assert.equal(problem(parsePathCommand('MAIL FROM:<bob@example.org>', 'RCPT TO')), 'syntax');
+  assert.equal(problem(rcpt('"john smith"@example.org')), 'ok');
+  assert.equal(problem(rcpt('bob@[192.0.2.1]')), 'ok');
+  assert.equal(problem(rcpt('bob@[IPv6:2001:db8::1]')), 'ok');
+});
+
+test('routing syntax is refused, never rewritten', () => {
+  for (const path of [
+    'bob%example.org@ours.test',
+    'example.org!bob@ours.test',
+    '@ours.test:bob@example.org',
+    '@a.test,@b.test:bob@example.org',
+    'bob@example.org@ours.test',
+    '"bob@example.org"@ours.test',
+    '"bob%example.org"@ours.test',
+    '"example.org!bob"@ours.test',
+    'bob%example.org',
+    'example.org!bob',
+  ]) {
+    assert.equal(problem(rcpt(path)), 'routing', path);
+  }
+  for (const path of ['bob', '"bob@example.org"', 'bob@example.org.', 'bob@localhost', 'a..b@example.org']) {
+    assert.notEqual(problem(rcpt(path)), 'ok', path);
+  }
+});
+
+test('lengths are checked before parsing (RFC 5321 §4.5.3.1)', () => {
+  assert.equal(problem(rcpt(`${'l'.repeat(64)}@example.org`)), 'ok');
+  assert.equal(problem(rcpt(`${'l'.repeat(65)}@example.org`)), 'localPartTooLong');
+  assert.equal(problem(rcpt(`${'ü'.repeat(33)}@example.org`)), 'localPartTooLong', 'octets, not characters');
+  assert.equal(problem(rcpt(`bob@${'d'.repeat(256)}`)), 'domainTooLong');
+  const label = 'd'.repeat(60);
+  assert.equal(
+    problem(rcpt(`${'l'.repeat(64)}@${[label, label, label].join('.')}.example.org`)),
+    'pathTooLong',
+  );
+});
+
+test('UTF-8 paths are flagged and their domains become A-labels', () => {
+  const result = parsePathCommand('MAIL FROM:<jösé@Bücher.example> SMTPUTF8', 'MAIL FROM');
+  assert.ok(result.ok);
+  assert.equal(result.utf8, true);
+  assert.equal(result.params.SMTPUTF8, true);
+  assert.deepEqual(result.mailbox, {
+    localPart: 'jösé',
+    domain: 'xn--bcher-kva.example',
+    address: 'jösé@xn--bcher-kva.example',
+  });
+  const ascii = rcpt('bob@XN--BCHER-KVA.example');
+  assert.ok(ascii.ok);
+  assert.equal(ascii.utf8, false);
+  assert.equal(ascii.mailbox?.domain, 'xn--bcher-kva.example');
+});
+
+test('A-label helpers', () => {
+  assert.equal(asciiDomain('München.Example'), 'xn--mnchen-3ya.example');
+  assert.equal(asciiDomain('[192.0.2.1]'), '[192.0.2.1]');
+  assert.equal(asciiDomain(`${'ü'.repeat(70)}.example`), undefined);
+  assert.equal(asciiAddress('Ñandú@münchen.example'), 'Ñandú@xn--mnchen-3ya.example');
+  assert.equal(asciiAddress('postmaster'), 'postmaster');
+});

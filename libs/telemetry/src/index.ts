@@ -1,1 +1,3 @@
+export * from './attributes.ts';
 export * from './logger.ts';
+export * from './tracing.ts';

@@ -16,7 +16,7 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('ingest')
     .description('accept mail over SMTP submission and queue it durably in Redis')
-    .action(() => runService('ingest', (config, logger) => startIngest({ config, logger })));
+    .action(() => runService('ingest', (config, logger, tracer) => startIngest({ config, logger, tracer })));
 
   program
     .command('delivery [action]')
@@ -27,8 +27,8 @@ export async function main(argv: string[]): Promise<void> {
     .action((action?: string) =>
       action
         ? deliveryControl(action)
-        : runService('delivery', (config, logger) =>
-            startDelivery({ config, delivery: loadDeliveryConfig(process.env), logger }),
+        : runService('delivery', (config, logger, tracer) =>
+            startDelivery({ config, delivery: loadDeliveryConfig(process.env), logger, tracer }),
           ),
     );
 
@@ -38,13 +38,14 @@ export async function main(argv: string[]): Promise<void> {
     .command('all')
     .description('run every service in one process (development)')
     .action(() =>
-      runService('all', async (config, logger) => {
+      runService('all', async (config, logger, tracer) => {
         const services = [
-          await startIngest({ config, logger: logger.child({ service: 'ingest' }) }),
+          await startIngest({ config, logger: logger.child({ service: 'ingest' }), tracer }),
           await startDelivery({
             config,
             delivery: loadDeliveryConfig(process.env),
             logger: logger.child({ service: 'delivery' }),
+            tracer,
           }),
         ];
         return { stop: async () => void (await Promise.all(services.map((service) => service.stop()))) };

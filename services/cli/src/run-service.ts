@@ -1,5 +1,5 @@
 import { type Config, ConfigError, loadConfig } from '@outpost/config';
-import { createLogger, type Logger } from '@outpost/telemetry';
+import { createLogger, type Logger, setupTracing, type Tracer } from '@outpost/telemetry';
 
 export interface RunningService {
   stop(): Promise<void>;
@@ -11,7 +11,7 @@ export interface RunningService {
  */
 export async function runService(
   name: string,
-  start: (config: Config, logger: Logger) => Promise<RunningService>,
+  start: (config: Config, logger: Logger, tracer: Tracer) => Promise<RunningService>,
 ): Promise<void> {
   let config: Config;
   try {
@@ -24,9 +24,11 @@ export async function runService(
     throw error;
   }
   const logger = createLogger({ service: name, level: config.logLevel });
+  // OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; a no-op tracer otherwise.
+  const tracing = setupTracing({ serviceName: `outpost-${name}` });
   let service: RunningService;
   try {
-    service = await start(config, logger);
+    service = await start(config, logger, tracing.tracer);
   } catch (error) {
     logger.fatal({ err: error }, `${name} failed to start`);
     process.exit(1);
@@ -37,16 +39,19 @@ export async function runService(
     stopping = true;
     logger.info({ signal }, `${name} stopping`);
     const force = setTimeout(() => process.exit(1), config.shutdownGraceMs).unref();
-    service.stop().then(
-      () => {
-        clearTimeout(force);
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, `${name} did not stop cleanly`);
-        process.exit(1);
-      },
-    );
+    service
+      .stop()
+      .then(() => tracing.shutdown())
+      .then(
+        () => {
+          clearTimeout(force);
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, `${name} did not stop cleanly`);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -50,6 +50,7 @@ export interface RecipientOutcome {
 
 /** One SMTP session of the attempt, for the attempt record. */
 export interface SessionRecord {
+  startedAt: number;
   host: string;
   address: string;
   port: number;
@@ -166,6 +167,7 @@ async function tryEveryAddress(
       const tlsBroken = await deps.tlsMemory.isBroken(target.host);
       const sourceAddress = deps.sourceAddress?.();
       for (const batch of chunks(waiting, deps.maxRecipientsPerTransaction)) {
+        const sessionStarted = Date.now();
         const result = await transact({
           address,
           port: target.port,
@@ -181,7 +183,7 @@ async function tryEveryAddress(
           ...(input.dsn && { dsn: input.dsn }),
           body: input.body,
         });
-        attempt.sessions.push(sessionRecord(candidate, result));
+        attempt.sessions.push(sessionRecord(candidate, result, sessionStarted));
         for (const { address: recipientAddress, event } of result.recipients) {
           const recipient = batch.find((entry) => entry.address === recipientAddress);
           if (recipient) attempt.settle(recipient, event, candidate);
@@ -237,8 +239,13 @@ async function learnFromSession(
   }
 }
 
-function sessionRecord(candidate: Candidate, result: SmtpTransactionResult): SessionRecord {
+function sessionRecord(
+  candidate: Candidate,
+  result: SmtpTransactionResult,
+  startedAt: number,
+): SessionRecord {
   return {
+    startedAt,
     host: candidate.host,
     address: candidate.address,
     port: candidate.port,

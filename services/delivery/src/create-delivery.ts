@@ -9,7 +9,7 @@ import {
   waitForRedis,
 } from '@outpost/queue';
 import { createDeliveryLog } from '@outpost/store';
-import type { Logger } from '@outpost/telemetry';
+import type { Logger, Tracer } from '@outpost/telemetry';
 import { Queue, Worker } from 'bullmq';
 import type { AttemptDeps } from './attempt-delivery.ts';
 import { createDeliveryMetrics } from './delivery-metrics.ts';
@@ -32,6 +32,7 @@ export interface DeliveryOptions {
   config: Config;
   delivery: DeliveryConfig;
   logger: Logger;
+  tracer?: Tracer;
   resolver?: DnsResolver;
 }
 
@@ -104,6 +105,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
         metrics,
         delayWarningMs: delivery.delayWarningMs,
         log,
+        ...(options.tracer && { tracer: options.tracer }),
         maxTranscriptBytes: delivery.logRetention.maxTranscriptBytes,
       }),
     { ...workerOptions, concurrency: delivery.concurrency },

@@ -3,7 +3,7 @@ import { classify, countHeaders, parseHeaderFields, planRetry, type RetryPolicy 
 import type { DeliveryJobData, MessageJobData, ReportedRecipient, SuppressionEntry } from '@outpost/queue';
 import { findSuppressed } from '@outpost/queue';
 import type { DeliveryLog } from '@outpost/store';
-import type { Logger } from '@outpost/telemetry';
+import { ATTR, contextFromTraceparent, contextWith, type Logger, type Tracer } from '@outpost/telemetry';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
@@ -13,6 +13,7 @@ import {
   type SessionRecord,
 } from './attempt-delivery.ts';
 import { recordAttempt } from './attempt-record.ts';
+import { annotateAttemptSpan, recordSessionSpans, tracedResolver } from './attempt-spans.ts';
 import type { DeliveryMetrics } from './delivery-metrics.ts';
 import { reportRecipients } from './delivery-reports.ts';
 import { isDomainPaused, rememberDestination } from './operator-controls.ts';
@@ -34,6 +35,7 @@ export interface DeliveryJobDeps {
   redis: Redis;
   logger: Logger;
   metrics?: DeliveryMetrics;
+  tracer?: Tracer;
   /** The delivery log; absent in unit tests. */
   log?: DeliveryLog;
   maxTranscriptBytes?: number;
@@ -98,10 +100,36 @@ export async function processDeliveryJob(
     outcomes.push(...toAttempt.map((recipient) => loopOutcome(recipient)));
   } else {
     deps.metrics?.sessionsInFlight.inc();
+    const parent = contextFromTraceparent(message.traceparent);
+    const span = deps.tracer?.startSpan(
+      'delivery.attempt',
+      {
+        attributes: {
+          [ATTR.messageId]: data.messageId,
+          [ATTR.domain]: data.domain,
+          [ATTR.attempt]: data.attempts + 1,
+          [ATTR.recipientCount]: toAttempt.length,
+          [ATTR.messagingSystem]: 'bullmq',
+          [ATTR.messagingDestination]: 'delivery',
+        },
+      },
+      parent,
+    );
+    const spanContext = span ? contextWith(span, parent) : parent;
+    const attemptDeps =
+      deps.tracer && span
+        ? { ...deps.attempt, resolver: tracedResolver(deps.attempt.resolver, deps.tracer, spanContext) }
+        : deps.attempt;
     const report = await attemptDelivery(
       { ...attemptInput(data, body), recipients: toAttempt },
-      deps.attempt,
+      attemptDeps,
     ).finally(() => deps.metrics?.sessionsInFlight.dec());
+    if (span && deps.tracer) {
+      recordSessionSpans(deps.tracer, spanContext, report.sessions);
+      if (report.noSlot) span.setAttribute('outpost.no_slot', report.noSlot.reason);
+      else annotateAttemptSpan(span, report);
+      span.end();
+    }
     if (report.destination)
       await rememberDestination(deps.redis, data.domain, report.destination).catch(() => {});
     if (report.noSlot) {

@@ -14,7 +14,7 @@ import {
   QUEUE_PREFIX,
   waitForRedis,
 } from '@outpost/queue';
-import { createLogger } from '@outpost/telemetry';
+import { createLogger, type Tracer } from '@outpost/telemetry';
 import {
   freePort,
   type SmtpReceiver,
@@ -100,13 +100,14 @@ export class DeliveryWorld {
     }
   }
 
-  async startDelivery(overrides: Record<string, string> = {}): Promise<Delivery> {
+  async startDelivery(overrides: Record<string, string> = {}, tracer?: Tracer): Promise<Delivery> {
     const env = this.env(overrides);
     const config = loadConfig(env);
     this.delivery = await startDelivery({
       config,
       delivery: loadDeliveryConfig(env),
       logger: createLogger({ service: 'delivery', level: config.logLevel }),
+      ...(tracer && { tracer }),
     });
     return this.delivery;
   }

@@ -8,7 +8,7 @@ import {
 } from '@outpost/core';
 import type { MemoryGuard, MessageWriter } from '@outpost/queue';
 import { StorageError } from '@outpost/queue';
-import type { Logger } from '@outpost/telemetry';
+import { ATTR, type Logger, SpanStatusCode, type Tracer, traceparentOf } from '@outpost/telemetry';
 import { IngestRefusal } from './ingest-refusal.ts';
 
 export interface AcceptInput {
@@ -25,6 +25,8 @@ export interface AcceptDeps {
   hostname: string;
   queueLifetimeMs: number;
   logger: Logger;
+  /** Starts the message's trace (`ingest.accept`); delivery and bounce spans join it. */
+  tracer?: Tracer;
   now?: () => number;
 }
 
@@ -52,6 +54,16 @@ export function createMessageAcceptor(deps: AcceptDeps): AcceptMessage {
       user: input.client.user,
       protocol: input.client.protocol,
     };
+    const span = deps.tracer?.startSpan('ingest.accept', {
+      attributes: {
+        [ATTR.messageId]: id,
+        [ATTR.protocol]: input.client.protocol,
+        [ATTR.recipientCount]: input.recipients.length,
+        [ATTR.size]: input.raw.length,
+        [ATTR.peerAddress]: input.client.address,
+      },
+    });
+    const traceparent = span ? traceparentOf(span) : undefined;
     try {
       if (deps.memoryGuard.state.full) throw new IngestRefusal('storageFull');
       if (countHeaders(parseHeaderFields(input.raw), 'received') > MAX_RECEIVED_HEADERS) {
@@ -67,6 +79,7 @@ export function createMessageAcceptor(deps: AcceptDeps): AcceptMessage {
         hostname: deps.hostname,
         now: started,
         lifetimeMs: deps.queueLifetimeMs,
+        ...(traceparent !== undefined && { traceparent }),
       });
       try {
         await deps.writer.write(message);
@@ -77,10 +90,15 @@ export function createMessageAcceptor(deps: AcceptDeps): AcceptMessage {
         throw error;
       }
       deps.logger.info({ ...logFields, outcome: 'accepted', ms: now() - started }, 'message accepted');
+      span?.setAttribute(ATTR.status, 'queued');
+      span?.end();
       return { id };
     } catch (error) {
       const reason = error instanceof IngestRefusal ? error.reason : 'storageUnavailable';
       deps.logger.warn({ ...logFields, outcome: 'refused', reason, err: error }, 'message refused');
+      span?.setAttribute(ATTR.errorType, reason);
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: reason });
+      span?.end();
       throw error instanceof IngestRefusal ? error : new IngestRefusal('storageUnavailable');
     }
   };

@@ -10,7 +10,7 @@ import {
   resolveDurability,
   waitForRedis,
 } from '@outpost/queue';
-import type { Logger } from '@outpost/telemetry';
+import type { Logger, Tracer } from '@outpost/telemetry';
 import type { Redis } from 'ioredis';
 import type { SMTPServer } from 'smtp-server';
 import { type AcceptMessage, createMessageAcceptor } from './accept-message.ts';
@@ -32,6 +32,7 @@ export interface Ingest {
 export interface IngestOptions {
   config: Config;
   logger: Logger;
+  tracer?: Tracer;
   /** Overrides for tests and the benchmark. */
   writerFactory?: (
     redis: Redis,
@@ -71,7 +72,13 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
       ? await loadUsersFile(config.usersFile)
       : new Map();
     const tls = await loadTlsMaterial(config, logger);
-    const acceptDeps = { writer, memoryGuard, hostname: config.hostname, logger };
+    const acceptDeps = {
+      writer,
+      memoryGuard,
+      hostname: config.hostname,
+      logger,
+      ...(options.tracer && { tracer: options.tracer }),
+    };
     // Every message, from either listener, goes through the same instrumented accept().
     const acceptFor = (queueLifetimeMs: number): AcceptMessage =>
       instrumentAcceptor(createMessageAcceptor({ ...acceptDeps, queueLifetimeMs }), metrics);

@@ -25,11 +25,26 @@ test('every Outpost service waits for a healthy redis, restarts, and checks its 
   const outpost = Object.entries(compose.services).filter(([name]) => name !== 'redis');
   assert.ok(outpost.some(([name]) => name === 'ingest'));
   for (const [name, service] of outpost) {
-    assert.deepEqual(service.depends_on, { redis: { condition: 'service_healthy' } }, name);
+    assert.deepEqual(
+      (service.depends_on as Record<string, unknown>).redis,
+      { condition: 'service_healthy' },
+      name,
+    );
     assert.equal(service.restart, 'unless-stopped', name);
     assert.ok(service.healthcheck, `${name} has a healthcheck`);
     assert.equal(service.init, true, `${name} runs under an init so signals reach node`);
   }
+});
+
+test('delivery workers scale: no published ports, no container name, a stop grace above their own', () => {
+  const delivery = compose.services.delivery!;
+  assert.equal(delivery.ports, undefined);
+  assert.equal(delivery.container_name, undefined);
+  const grace = Number(String(delivery.stop_grace_period).replace(/s$/, ''));
+  const own = Number(
+    String((delivery.environment as Record<string, string>).OUTPOST_SHUTDOWN_GRACE).replace(/s$/, ''),
+  );
+  assert.ok(grace > own, `${grace}s > ${own}s`);
 });
 
 test('the image pins its base, runs as a non-root user and starts the outpost command', () => {

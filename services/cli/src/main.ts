@@ -1,6 +1,6 @@
 import { loadDeliveryConfig } from '@outpost/config';
 import { startDelivery } from '@outpost/delivery';
-import { startIngest } from '@outpost/ingest';
+import { generateApiKey, startIngest } from '@outpost/ingest';
 import { Command } from 'commander';
 import { hashPasswordCommand } from './hash-password-command.ts';
 import { addOperatorCommands, deliveryControl } from './operator-commands.ts';
@@ -51,6 +51,24 @@ export async function main(argv: string[]): Promise<void> {
         return { stop: async () => void (await Promise.all(services.map((service) => service.stop()))) };
       }),
     );
+
+  program
+    .command('api-key <name>')
+    .description('make an HTTP API key: prints the key once, and the OUTPOST_API_KEYS entry to configure')
+    .requiredOption('--senders <list>', 'comma-separated senders the key may use: address, @domain, <> or *')
+    .option('--rate <rate>', 'messages per period, e.g. 100/min (default 600/min), or unlimited')
+    .action((name: string, options: { senders: string; rate?: string }) => {
+      const { key, entry } = generateApiKey({
+        name,
+        senders: options.senders
+          .split(',')
+          .map((sender) => sender.trim())
+          .filter(Boolean),
+        ...(options.rate !== undefined && { rate: options.rate }),
+      });
+      process.stderr.write(`key (give it to the application; it is shown only now): ${key}\n`);
+      process.stdout.write(`${entry}\n`);
+    });
 
   program
     .command('hash-password')

@@ -48,6 +48,7 @@ const deliverySchema = z.object({
   OUTPOST_DESTINATION_WINDOW_MAX: integer(20, 1, 1_000),
   OUTPOST_DESTINATION_LEASE: duration('60s'),
   OUTPOST_DELAY_WARNING: duration('4h'),
+  OUTPOST_WEBHOOK_URLS: z.string().default(''),
   OUTPOST_LOG_RETENTION: duration('7d'),
   OUTPOST_LOG_MAX_BYTES: z
     .string()
@@ -89,6 +90,8 @@ export interface DeliveryConfig {
   destinationLimits: { initialWindow: number; maxWindow: number; leaseMs: number };
   /** The delivery log's retention (libs/store). */
   logRetention: { maxAgeMs: number; maxBytes: number; maxTranscriptBytes: number };
+  /** Recipient outcomes are queued for webhooks only when some are configured. */
+  webhooksEnabled: boolean;
   /** After this long in the queue the sender gets one "delayed" DSN (0 = never). */
   delayWarningMs: number;
   /** Health, readiness and Prometheus metrics of the worker process. */
@@ -136,6 +139,7 @@ export function loadDeliveryConfig(
     },
     httpListen: raw.OUTPOST_DELIVERY_HTTP_LISTEN,
     delayWarningMs: raw.OUTPOST_DELAY_WARNING,
+    webhooksEnabled: raw.OUTPOST_WEBHOOK_URLS.trim() !== '',
     logRetention: {
       maxAgeMs: raw.OUTPOST_LOG_RETENTION,
       maxBytes: raw.OUTPOST_LOG_MAX_BYTES,

@@ -12,9 +12,17 @@ export const QUEUE_NAMES = {
   delivery: 'delivery',
   /** DSN work, issued by delivery. */
   bounce: 'bounce',
+  /** Recipient outcomes for the configured webhooks, sent by their own worker so delivery never waits. */
+  webhook: 'webhook',
 } as const;
 
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
 /** Job ids: the message job is the message id; delivery jobs add their domain's position. */
 export const deliveryJobId = (messageId: string, index: number): string => `${messageId}.d${index}`;
+
+/** Operator holds, shared by the services that set them and the workers that honour them. */
+export const controlKeys = {
+  heldMessage: (messageId: string) => `${QUEUE_PREFIX}:held-message:${messageId}`,
+  pausedDomain: (domain: string) => `${QUEUE_PREFIX}:paused-domain:${domain.toLowerCase()}`,
+};

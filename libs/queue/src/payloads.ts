@@ -92,9 +92,26 @@ export interface BounceJobDataV1 {
   traceparent?: string;
 }
 
+/** One recipient outcome, as POSTed to the webhooks (RFC-free, our own JSON). */
+export interface WebhookEventV1 {
+  v: 1;
+  /** `delayed_dsn_sent`: the sender was told the message is late. */
+  event: 'delivered' | 'deferred' | 'bounced' | 'expired' | 'delayed_dsn_sent';
+  messageId: string;
+  recipient: string;
+  domain: string;
+  status: string;
+  enhancedStatus?: string;
+  category?: string;
+  reply?: string;
+  attempt?: number;
+  at: number;
+}
+
 export type MessageJobData = MessageJobDataV1;
 export type DeliveryJobData = DeliveryJobDataV1;
 export type BounceJobData = BounceJobDataV1;
+export type WebhookEvent = WebhookEventV1;
 
 export function toMessageJobData(message: Message): MessageJobDataV1 {
   const { body, ...rest } = message;

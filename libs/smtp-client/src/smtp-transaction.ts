@@ -76,7 +76,6 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
     transactionLog: true,
   });
   let greeted = false;
-  let stage: SmtpStage = 'connect';
   connection.on('error', () => {});
   const finish = (recipients: RecipientEvent[]): SmtpTransactionResult => {
     connection.close();
@@ -102,7 +101,6 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
     });
     greeted = true;
     if (options.auth) {
-      stage = 'ehlo';
       const auth = options.auth;
       await new Promise<void>((resolve, reject) =>
         connection.login({ user: auth.user, pass: auth.pass }, (error) =>
@@ -118,7 +116,7 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
         eventOfError(error as NodemailerSmtpError, {
           greeted: bannerSeen,
           bodySent: false,
-          stage: bannerSeen ? 'ehlo' : 'connect',
+          stage: stageFromTranscript(transcript.lines),
         }),
       ),
     );
@@ -137,7 +135,6 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
     );
   }
 
-  stage = 'mail';
   try {
     const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) => {
       connection.once('error', reject);

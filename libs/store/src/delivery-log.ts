@@ -150,7 +150,7 @@ export function createDeliveryLog(redis: Redis, retention: RetentionPolicy = DEF
       for (let i = 0; i < page.length; i += 2) members.push({ member: page[i]!, score: Number(page[i + 1]) });
       const byId = new Map<string, AttemptRecord | undefined>();
       const ids = [...new Set(members.map(({ member }) => parseEntryMember(member).attemptId))];
-      (await records(ids)).forEach((record, i) => byId.set(ids[i]!, record));
+      for (const [i, record] of (await records(ids)).entries()) byId.set(ids[i]!, record);
       for (const { member, score } of members) {
         // Advance the cursor past this member whether or not it matches.
         if (score === Number(max)) skip++;

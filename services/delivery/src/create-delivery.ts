@@ -52,8 +52,10 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
   const messageQueue = new Queue(QUEUE_NAMES.message, queueOptions);
   const deliveryQueue = new Queue(QUEUE_NAMES.delivery, queueOptions);
   const bounceQueue = new Queue(QUEUE_NAMES.bounce, queueOptions);
+  const webhookQueue = delivery.webhooksEnabled ? new Queue(QUEUE_NAMES.webhook, queueOptions) : undefined;
   const onQueueError = (error: Error) => logger.debug({ err: error }, 'queue connection error');
-  for (const queue of [messageQueue, deliveryQueue, bounceQueue]) queue.on('error', onQueueError);
+  for (const queue of [messageQueue, deliveryQueue, bounceQueue, webhookQueue])
+    queue?.on('error', onQueueError);
 
   const log = createDeliveryLog(redis, delivery.logRetention);
   const logTrimmer = setInterval(() => void log.trimByAge().catch(() => 0), 10 * 60_000);
@@ -106,6 +108,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
         delayWarningMs: delivery.delayWarningMs,
         log,
         ...(options.tracer && { tracer: options.tracer }),
+        ...(webhookQueue && { webhookQueue }),
         maxTranscriptBytes: delivery.logRetention.maxTranscriptBytes,
       }),
     { ...workerOptions, concurrency: delivery.concurrency },
@@ -153,7 +156,12 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
         logger.warn('shutdown grace period over: abandoning in-flight jobs to the next worker');
         await Promise.all([deliveryWorker.close(true), messageWorker.close(true)]);
       }
-      await Promise.all([messageQueue.close(), deliveryQueue.close(), bounceQueue.close()]);
+      await Promise.all([
+        messageQueue.close(),
+        deliveryQueue.close(),
+        bounceQueue.close(),
+        webhookQueue?.close(),
+      ]);
       await redis.quit().catch(() => redis.disconnect());
     },
   };

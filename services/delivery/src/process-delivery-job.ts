@@ -16,8 +16,9 @@ import { recordAttempt } from './attempt-record.ts';
 import { annotateAttemptSpan, recordSessionSpans, tracedResolver } from './attempt-spans.ts';
 import type { DeliveryMetrics } from './delivery-metrics.ts';
 import { reportRecipients } from './delivery-reports.ts';
-import { isDomainPaused, rememberDestination } from './operator-controls.ts';
+import { isDomainPaused, isMessageHeld, rememberDestination } from './operator-controls.ts';
 import { diagnosticOf, logAttempt, toReportedRecipient } from './record-outcomes.ts';
+import { emitWebhookEvents } from './webhook-events.ts';
 
 const HELD_RECHECK_MS = 60_000;
 
@@ -36,6 +37,8 @@ export interface DeliveryJobDeps {
   logger: Logger;
   metrics?: DeliveryMetrics;
   tracer?: Tracer;
+  /** Set when OUTPOST_WEBHOOK_URLS is: recipient outcomes are queued for the webhooks. */
+  webhookQueue?: Queue;
   /** The delivery log; absent in unit tests. */
   log?: DeliveryLog;
   maxTranscriptBytes?: number;
@@ -71,7 +74,11 @@ export async function processDeliveryJob(
     throw new UnrecoverableError(`unknown delivery job version ${String((data as { v: unknown }).v)}`);
   }
   const context = { messageId: data.messageId, domain: data.domain, attempt: data.attempts + 1 };
-  if (now() < data.expiresAt && (await isDomainPaused(deps.redis, data.domain))) {
+  // A hold does not stop the lifetime clock: a held message past its lifetime expires as usual.
+  if (
+    now() < data.expiresAt &&
+    ((await isDomainPaused(deps.redis, data.domain)) || (await isMessageHeld(deps.redis, data.messageId)))
+  ) {
     // Held by an operator: not an attempt; look again in a minute (flush/resume is immediate).
     deps.logger.debug({ ...context }, 'held by operator');
     await job.moveToDelayed(now() + HELD_RECHECK_MS, token);
@@ -150,10 +157,18 @@ export async function processDeliveryJob(
 
   const at = now();
   const result: DeliveryJobResult = { domain: data.domain, delivered: [], bounced: [], expired: [] };
-  const record = (deferredStatus: 'deferred' | 'expired') => {
-    if (!deps.log) return Promise.resolve();
+  const record = async (deferredStatus: 'deferred' | 'expired') => {
     const failedStatus = new Map(failed.map((entry) => [entry.address, entry.status]));
-    return recordAttempt(deps.log, {
+    const statusOf = (address: string): RecipientStatus =>
+      (failedStatus.get(address) as RecipientStatus | undefined) ??
+      (result.delivered.includes(address) ? 'delivered' : deferredStatus);
+    if (deps.webhookQueue) {
+      await emitWebhookEvents(deps.webhookQueue, { ...context, at }, outcomes, statusOf).catch(
+        (error: unknown) => deps.logger.warn({ err: error, ...context }, 'webhook events not queued'),
+      );
+    }
+    if (!deps.log) return;
+    await recordAttempt(deps.log, {
       messageId: data.messageId,
       domain: data.domain,
       attempt: data.attempts + 1,
@@ -162,9 +177,7 @@ export async function processDeliveryJob(
       ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
       outcomes,
       sessions,
-      statusOf: (address) =>
-        (failedStatus.get(address) as RecipientStatus | undefined) ??
-        (result.delivered.includes(address) ? 'delivered' : deferredStatus),
+      statusOf,
       maxTranscriptBytes: deps.maxTranscriptBytes ?? 32 * 1024,
     }).catch((error: unknown) => deps.logger.warn({ err: error, ...context }, 'delivery log write failed'));
   };

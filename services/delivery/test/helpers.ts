@@ -120,13 +120,15 @@ export class DeliveryWorld {
     expiresInMs?: number;
     body?: string;
     dsn?: DsnEnvelopeParams;
+    /** A message id chosen in advance (e.g. to hold the message before it is queued). */
+    id?: string;
   }): Promise<Message> {
     const redis = createRedisConnection(this.redis.url, 'producer');
     await waitForRedis(redis);
     const writer = createFlowMessageWriter(redis, 'fsync');
     const now = Date.now();
     const message = prepareMessage({
-      id: newMessageId(now),
+      id: options.id ?? newMessageId(now),
       sender: options.sender ?? 'alice@example.com',
       recipients: options.recipients.map((entry) => (typeof entry === 'string' ? { address: entry } : entry)),
       dsn: options.dsn ?? {},

@@ -5,7 +5,9 @@ import { parse } from 'yaml';
 
 // No Docker engine runs where the tests run, so the compose file is checked as data: the promises
 // it makes about durability and startup order are asserted here.
-const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8')) as {
+const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8'), {
+  merge: true,
+}) as {
   services: Record<string, Record<string, unknown>>;
 };
 const dockerfile = readFileSync(new URL('../deploy/docker/Dockerfile', import.meta.url), 'utf8');
@@ -22,7 +24,7 @@ test('redis runs with AOF fsync always and noeviction, on a named volume, with a
 });
 
 test('every Outpost service waits for a healthy redis, restarts, and checks its own health', () => {
-  const outpost = Object.entries(compose.services).filter(([name]) => name !== 'redis');
+  const outpost = Object.entries(compose.services).filter(([name]) => name !== 'redis' && name !== 'jaeger');
   assert.ok(outpost.some(([name]) => name === 'ingest'));
   for (const [name, service] of outpost) {
     assert.deepEqual(
@@ -45,6 +47,12 @@ test('delivery workers scale: no published ports, no container name, a stop grac
     String((delivery.environment as Record<string, string>).OUTPOST_SHUTDOWN_GRACE).replace(/s$/, ''),
   );
   assert.ok(grace > own, `${grace}s > ${own}s`);
+});
+
+test('traces go to a pinned Jaeger v2 over OTLP', () => {
+  assert.match(String(compose.services.jaeger!.image), /^jaegertracing\/jaeger:2\.\d+\.\d+$/);
+  const env = compose.services.ingest!.environment as Record<string, string>;
+  assert.match(env.OTEL_EXPORTER_OTLP_ENDPOINT!, /jaeger:4318/);
 });
 
 test('the image pins its base, runs as a non-root user and starts the outpost command', () => {

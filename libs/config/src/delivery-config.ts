@@ -49,6 +49,9 @@ const deliverySchema = z.object({
   OUTPOST_DESTINATION_LEASE: duration('60s'),
   OUTPOST_DELAY_WARNING: duration('4h'),
   OUTPOST_WEBHOOK_URLS: z.string().default(''),
+  OUTPOST_CONNECTION_IDLE: duration('5s'),
+  OUTPOST_CONNECTION_MAX_MESSAGES: integer(100, 1, 100_000),
+  OUTPOST_CONNECTION_MAX_AGE: duration('5m'),
   OUTPOST_LOG_RETENTION: duration('7d'),
   OUTPOST_LOG_MAX_BYTES: z
     .string()
@@ -90,6 +93,8 @@ export interface DeliveryConfig {
   destinationLimits: { initialWindow: number; maxWindow: number; leaseMs: number };
   /** The delivery log's retention (libs/store). */
   logRetention: { maxAgeMs: number; maxBytes: number; maxTranscriptBytes: number };
+  /** Idle connections kept per destination for the next job (0 ms idle = no reuse). */
+  connectionReuse: { idleMs: number; maxTransactions: number; maxAgeMs: number };
   /** Recipient outcomes are queued for webhooks only when some are configured. */
   webhooksEnabled: boolean;
   /** After this long in the queue the sender gets one "delayed" DSN (0 = never). */
@@ -140,6 +145,11 @@ export function loadDeliveryConfig(
     httpListen: raw.OUTPOST_DELIVERY_HTTP_LISTEN,
     delayWarningMs: raw.OUTPOST_DELAY_WARNING,
     webhooksEnabled: raw.OUTPOST_WEBHOOK_URLS.trim() !== '',
+    connectionReuse: {
+      idleMs: raw.OUTPOST_CONNECTION_IDLE,
+      maxTransactions: raw.OUTPOST_CONNECTION_MAX_MESSAGES,
+      maxAgeMs: raw.OUTPOST_CONNECTION_MAX_AGE,
+    },
     logRetention: {
       maxAgeMs: raw.OUTPOST_LOG_RETENTION,
       maxBytes: raw.OUTPOST_LOG_MAX_BYTES,

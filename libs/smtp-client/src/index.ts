@@ -1,3 +1,4 @@
+export * from './smtp-channel.ts';
 export * from './smtp-error.ts';
 export * from './smtp-transaction.ts';
 export * from './transcript.ts';

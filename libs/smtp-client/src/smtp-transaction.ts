@@ -1,6 +1,7 @@
 import type { DeliveryEvent, SmtpStage } from '@outpost/core';
 import { parseSmtpReply } from '@outpost/core';
-import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import type SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { SmtpChannel } from './smtp-channel.ts';
 import { eventOfError, type NodemailerSmtpError } from './smtp-error.ts';
 import { type TranscriptLine, TranscriptRecorder } from './transcript.ts';
 
@@ -31,6 +32,10 @@ export interface SmtpTransactionOptions {
   recipients: readonly string[];
   dsn?: { ret?: 'FULL' | 'HDRS'; envid?: string };
   body: Buffer;
+  /** A connection kept from an earlier transaction to the same address (RSET first). */
+  reuse?: SmtpChannel;
+  /** Keep the connection open afterwards when it is still healthy (returned as `channel`). */
+  keepOpen?: boolean;
 }
 
 export interface RecipientEvent {
@@ -46,6 +51,8 @@ export interface SmtpTransactionResult {
   recipients: RecipientEvent[];
   transcript: TranscriptLine[];
   durationMs: number;
+  /** The still-open connection, when `keepOpen` was asked and it is healthy. */
+  channel?: SmtpChannel;
 }
 
 /**
@@ -56,35 +63,20 @@ export interface SmtpTransactionResult {
 export async function runSmtpTransaction(options: SmtpTransactionOptions): Promise<SmtpTransactionResult> {
   const started = Date.now();
   const transcript = new TranscriptRecorder();
-  transcript.note(`connecting to ${options.mxHost} [${options.address}]:${options.port}`);
-  const connection = new SMTPConnection({
-    host: options.address,
-    port: options.port,
-    name: options.heloName,
-    ...(options.sourceAddress && { localAddress: options.sourceAddress }),
-    secure: false,
-    ignoreTLS: options.tls === 'none',
-    opportunisticTLS: true,
-    // Opportunistic TLS (RFC 3207 §4 / RFC 7672 "may"): encrypt whatever the certificate; MTA-STS
-    // and DANE are what make verification mandatory.
-    tls: { servername: options.mxHost, rejectUnauthorized: false },
-    lmtp: options.lmtp ?? false,
-    connectionTimeout: options.timeouts.connectMs,
-    greetingTimeout: options.timeouts.greetingMs,
-    socketTimeout: options.timeouts.commandMs,
-    logger: transcript.logger as unknown as SMTPConnection.Options['logger'],
-    transactionLog: true,
-  });
+  let channel: SmtpChannel | undefined;
   let greeted = false;
-  connection.on('error', () => {});
+  let keep = false;
   const finish = (recipients: RecipientEvent[]): SmtpTransactionResult => {
-    connection.close();
+    const usable =
+      keep && channel !== undefined && channel.open && !recipients.some(({ event }) => endsSession(event));
+    if (!usable) channel?.close();
     return {
       greeted,
-      tls: connection.secure,
+      tls: channel?.secure ?? false,
       recipients,
       transcript: transcript.lines,
       durationMs: Date.now() - started,
+      ...(usable && channel && { channel }),
     };
   };
   const everyone = (event: DeliveryEvent) => options.recipients.map((address) => ({ address, event }));
@@ -92,40 +84,62 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
   const sawGreeting = () =>
     transcript.lines.some((line) => line.direction === 'S' && line.text.startsWith('220'));
 
-  try {
-    await new Promise<void>((resolve, reject) => {
-      // nodemailer reports some connect failures (refused, timeouts) as 'error' events, others
-      // (a close before the banner) through the callback.
-      connection.once('error', reject);
-      connection.connect((error) => (error ? reject(error) : resolve()));
-    });
-    greeted = true;
-    if (options.auth) {
-      const auth = options.auth;
-      await new Promise<void>((resolve, reject) =>
-        connection.login({ user: auth.user, pass: auth.pass }, (error) =>
-          error ? reject(error) : resolve(),
+  if (options.reuse?.open) {
+    // A kept connection: RSET, and if the server no longer wants it, fall back to a new one.
+    channel = options.reuse;
+    channel.recorder = transcript;
+    transcript.note(`reusing the connection to ${options.mxHost} [${options.address}]:${options.port}`);
+    try {
+      await channel.reset();
+      greeted = true;
+    } catch {
+      transcript.note('the kept connection is gone; connecting again');
+      channel.close();
+      channel = undefined;
+    }
+  } else options.reuse?.close();
+
+  if (!channel) {
+    transcript.note(`connecting to ${options.mxHost} [${options.address}]:${options.port}`);
+    const fresh = new SmtpChannel(options, transcript);
+    channel = fresh;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        // nodemailer reports some connect failures (refused, timeouts) as 'error' events, others
+        // (a close before the banner) through the callback.
+        fresh.connection.once('error', reject);
+        fresh.connection.connect((error) => (error ? reject(error) : resolve()));
+      });
+      greeted = true;
+      fresh.extensions = ehloExtensions(transcript.lines);
+      if (options.auth) {
+        const auth = options.auth;
+        await new Promise<void>((resolve, reject) =>
+          fresh.connection.login({ user: auth.user, pass: auth.pass }, (error) =>
+            error ? reject(error) : resolve(),
+          ),
+        );
+      }
+    } catch (error) {
+      greeted = false;
+      return finish(
+        everyone(
+          eventOfError(error as NodemailerSmtpError, {
+            greeted: sawGreeting(),
+            bodySent: false,
+            stage: stageFromTranscript(transcript.lines),
+          }),
         ),
       );
     }
-  } catch (error) {
-    greeted = false;
-    const bannerSeen = sawGreeting();
-    return finish(
-      everyone(
-        eventOfError(error as NodemailerSmtpError, {
-          greeted: bannerSeen,
-          bodySent: false,
-          stage: stageFromTranscript(transcript.lines),
-        }),
-      ),
-    );
   }
+  const connection = channel.connection;
+  keep = options.keepOpen ?? false;
 
   // RFC 6531 §3.4: an internationalized address needs a server that offers SMTPUTF8; there is no
   // downgrade, so without it the message cannot be delivered there (5.6.7).
   const needsSmtpUtf8 = /[^\x00-\x7f]/.test([options.sender, ...options.recipients].join(''));
-  if (needsSmtpUtf8 && !offersExtension(transcript.lines, 'SMTPUTF8')) {
+  if (needsSmtpUtf8 && !channel.extensions.includes('SMTPUTF8')) {
     return finish(
       everyone({
         kind: 'reply',
@@ -135,6 +149,7 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
     );
   }
 
+  channel.transactions++;
   try {
     const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) => {
       connection.once('error', reject);
@@ -170,6 +185,11 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
       options.recipients.map((address) => ({ address, event: refused.get(address) ?? sessionEvent })),
     );
   }
+}
+
+/** After these the connection is not worth keeping: the server closed it, or will. */
+function endsSession(event: DeliveryEvent): boolean {
+  return event.kind === 'network' || (event.kind === 'reply' && event.reply.code === 421);
 }
 
 function recipientEventsOfSuccess(
@@ -215,8 +235,9 @@ function stageFromTranscript(lines: readonly TranscriptLine[]): SmtpStage {
   return 'connect';
 }
 
-/** Whether the server's EHLO reply (as recorded in the transcript) offers an extension. */
-function offersExtension(lines: readonly TranscriptLine[], keyword: string): boolean {
-  const pattern = new RegExp(`^250[ -]${keyword}\\b`, 'i');
-  return lines.some((line) => line.direction === 'S' && pattern.test(line.text));
+/** The extension keywords of the server's EHLO reply, as recorded in the transcript. */
+function ehloExtensions(lines: readonly TranscriptLine[]): string[] {
+  return lines
+    .filter((line) => line.direction === 'S' && /^250[ -]/.test(line.text))
+    .map((line) => line.text.slice(4).split(/\s/)[0]!.toUpperCase());
 }

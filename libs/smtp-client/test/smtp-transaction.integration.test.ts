@@ -208,3 +208,39 @@ test('a message larger than the SIZE the server announces bounces with 5.3.4 wit
     await new Promise((resolve) => sized.close(resolve));
   }
 });
+
+test('a kept connection carries the next transaction after RSET: one session, two messages', async () => {
+  const target = await receiver({}, '127.0.0.8');
+  const first = await runSmtpTransaction(options(target, { recipients: ['bob@dest.test'], keepOpen: true }));
+  assert.ok(first.channel, 'the healthy connection is handed back');
+  const second = await runSmtpTransaction(
+    options(target, { recipients: ['carol@dest.test'], reuse: first.channel, keepOpen: false }),
+  );
+  assert.equal(classify(second.recipients[0]!.event).verdict, 'delivered');
+  assert.equal(second.channel, undefined, 'closed when not asked to keep it');
+  assert.match(second.transcript.map((line) => line.text).join('\n'), /reusing the connection[\s\S]*RSET/);
+  await target.waitForMessages(2);
+  assert.equal(target.sessions, 1);
+});
+
+test('a kept connection the server has dropped is replaced by a new one', async () => {
+  const target = await receiver({}, '127.0.0.9');
+  const first = await runSmtpTransaction(options(target, { recipients: ['bob@dest.test'], keepOpen: true }));
+  assert.ok(first.channel);
+  await target.close();
+  const again = await receiver({}, '127.0.0.9');
+  const second = await runSmtpTransaction({
+    ...options(again),
+    recipients: ['carol@dest.test'],
+    reuse: first.channel,
+  });
+  assert.equal(classify(second.recipients[0]!.event).verdict, 'delivered');
+  assert.match(second.transcript.map((line) => line.text).join('\n'), /connecting again/);
+  assert.equal(again.sessions, 1);
+});
+
+test('a connection that ended with a network failure or 421 is not kept', async () => {
+  const target = await receiver({ data: { action: 'disconnect' } }, '127.0.0.10');
+  const result = await runSmtpTransaction(options(target, { recipients: ['bob@dest.test'], keepOpen: true }));
+  assert.equal(result.channel, undefined);
+});

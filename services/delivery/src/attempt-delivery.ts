@@ -1,8 +1,9 @@
 import type { Classification, DeliveryEvent, Recipient } from '@outpost/core';
 import { classify } from '@outpost/core';
-import type { SmtpTimeouts, SmtpTransactionResult, TranscriptLine } from '@outpost/smtp-client';
+import type { SmtpChannel, SmtpTimeouts, SmtpTransactionResult, TranscriptLine } from '@outpost/smtp-client';
 import { runSmtpTransaction } from '@outpost/smtp-client';
-import { type DestinationLimiter, destinationKeyOf } from './destination-limiter.ts';
+import type { ConnectionPool, PooledConnection } from './connection-pool.ts';
+import { type DestinationLimiter, destinationKeyOf, type Lease } from './destination-limiter.ts';
 import {
   addressesOfHost,
   type Candidate,
@@ -30,6 +31,8 @@ export interface AttemptDeps extends RouteDeps {
     isBroken(host: string): Promise<boolean>;
     markBroken(host: string): Promise<void>;
   };
+  /** Idle connections kept for the next job to the same destination; absent = none kept. */
+  pool?: ConnectionPool;
   /** Cluster-wide connection limits; absent = unlimited (unit tests). */
   limiter?: DestinationLimiter;
   /** How long a destination that failed as a whole is paused. */
@@ -80,20 +83,32 @@ export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): P
   if (route.kind === 'failed') return attempt.everyoneGets(route.event);
 
   const destination = destinationKeyOf(route.hosts);
-  const slot = deps.limiter ? await deps.limiter.acquire(destination) : undefined;
-  if (slot && !slot.granted) {
-    return {
-      outcomes: [],
-      sessions: [],
-      noSlot: { retryAt: slot.retryAt, reason: slot.reason },
-      destination,
-    };
+  // A connection kept from an earlier job to this destination comes with its slot.
+  const pooled = deps.pool?.take(destination);
+  let lease: Lease | undefined = pooled?.lease;
+  if (!pooled && deps.limiter) {
+    const slot = await deps.limiter.acquire(destination);
+    if (!slot.granted) {
+      return {
+        outcomes: [],
+        sessions: [],
+        noSlot: { retryAt: slot.retryAt, reason: slot.reason },
+        destination,
+      };
+    }
+    lease = slot.lease;
   }
+  const connection = new HeldConnection(pooled);
   let routeProblem: DeliveryEvent | undefined;
   try {
-    routeProblem = await tryEveryAddress(route.hosts, input, deps, attempt);
+    routeProblem = await tryEveryAddress(route.hosts, input, deps, attempt, connection);
   } finally {
-    if (slot?.granted) await slot.lease.release();
+    const kept = connection.current;
+    if (kept && deps.pool) deps.pool.park(destination, { ...kept, ...(lease && { lease }) });
+    else {
+      kept?.channel.close();
+      await lease?.release();
+    }
   }
   if (deps.limiter && attempt.sessions.length > 0) {
     await adaptDestination(deps.limiter, destination, attempt.sessions, deps.pauseMs);
@@ -150,24 +165,37 @@ async function tryEveryAddress(
   input: AttemptInput,
   deps: AttemptDeps,
   attempt: AttemptState,
+  connection: HeldConnection,
 ): Promise<DeliveryEvent | undefined> {
   const transact = deps.transact ?? runSmtpTransaction;
   let addressesTried = 0;
+  const tried = new Set<string>();
   let routeProblem: DeliveryEvent | undefined;
+  // The kept connection's host and address go first: it is open already.
+  const pooled = connection.current;
+  if (pooled) {
+    const target = hosts.find((host) => host.host === pooled.host && host.port === pooled.port);
+    if (target) hosts = [{ ...target, pinnedAddress: pooled.address }, ...hosts];
+  }
   for (const target of hosts) {
-    const { addresses, rejected } = await addressesOfHost(target.host, deps);
+    const { addresses, rejected } = target.pinnedAddress
+      ? { addresses: [target.pinnedAddress], rejected: undefined }
+      : await addressesOfHost(target.host, deps);
     if (rejected) routeProblem = mergeRouteProblem(routeProblem, rejected);
     for (const address of addresses) {
+      if (tried.has(`${address}:${target.port}`)) continue;
       const completedSessions = attempt.sessions.filter((session) => session.greeted).length;
       if (addressesTried >= deps.maxAddresses || completedSessions >= deps.maxSessions) return routeProblem;
       const waiting = attempt.pending();
       if (waiting.length === 0) return routeProblem;
       addressesTried++;
+      tried.add(`${address}:${target.port}`);
       const candidate: Candidate = { ...target, address };
       const tlsBroken = await deps.tlsMemory.isBroken(target.host);
       const sourceAddress = deps.sourceAddress?.();
       for (const batch of chunks(waiting, deps.maxRecipientsPerTransaction)) {
         const sessionStarted = Date.now();
+        const reuse = connection.takeFor(candidate);
         const result = await transact({
           address,
           port: target.port,
@@ -182,7 +210,10 @@ async function tryEveryAddress(
           recipients: batch.map((recipient) => recipient.address),
           ...(input.dsn && { dsn: input.dsn }),
           body: input.body,
+          ...(reuse && { reuse }),
+          keepOpen: deps.pool !== undefined,
         });
+        connection.keep(candidate, result.channel);
         attempt.sessions.push(sessionRecord(candidate, result, sessionStarted));
         for (const { address: recipientAddress, event } of result.recipients) {
           const recipient = batch.find((entry) => entry.address === recipientAddress);
@@ -214,6 +245,32 @@ async function adaptDestination(
   const heldMs = sessions.reduce((total, session) => total + session.durationMs, 0);
   await limiter.adapt(destination, reachable ? 'ok' : 'trouble', lastProblem, heldMs).catch(() => 0);
   if (!reachable) await limiter.pause(destination, Date.now() + pauseMs, lastProblem).catch(() => {});
+}
+
+/**
+ * The one connection an attempt may hold open (it owns one destination slot): reused for the next
+ * batch to the same address, closed when the attempt moves to another address.
+ */
+class HeldConnection {
+  current: Omit<PooledConnection, 'lease'> | undefined;
+
+  constructor(pooled?: PooledConnection) {
+    this.current = pooled;
+  }
+
+  takeFor(candidate: Candidate): SmtpChannel | undefined {
+    const held = this.current;
+    this.current = undefined;
+    if (!held) return undefined;
+    if (held.address === candidate.address && held.port === candidate.port) return held.channel;
+    held.channel.close();
+    return undefined;
+  }
+
+  keep(candidate: Candidate, channel: SmtpChannel | undefined): void {
+    if (channel)
+      this.current = { channel, host: candidate.host, address: candidate.address, port: candidate.port };
+  }
 }
 
 /** A temporary DNS failure outranks "no address" (it may resolve later); a loop outranks both. */

@@ -12,6 +12,7 @@ import { createDeliveryLog } from '@outpost/store';
 import type { Logger, Tracer } from '@outpost/telemetry';
 import { Queue, Worker } from 'bullmq';
 import type { AttemptDeps } from './attempt-delivery.ts';
+import { createConnectionPool } from './connection-pool.ts';
 import { createDeliveryMetrics } from './delivery-metrics.ts';
 import { createDestinationLimiter } from './destination-limiter.ts';
 import { startFailedJobSweeper } from './failed-job-sweeper.ts';
@@ -62,6 +63,8 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
   logTrimmer.unref();
   let nextSource = 0;
   const limiter = createDestinationLimiter(redis, delivery.destinationLimits);
+  const pool =
+    delivery.connectionReuse.idleMs > 0 ? createConnectionPool(delivery.connectionReuse) : undefined;
   const metrics = createDeliveryMetrics({ deliveryQueue, messageQueue, limiter });
   const attempt: AttemptDeps = {
     resolver:
@@ -85,6 +88,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
         : delivery.sourceAddresses[nextSource++ % delivery.sourceAddresses.length],
     tlsMemory: createTlsMemory(redis, delivery.tlsBrokenMemoryMs),
     limiter,
+    ...(pool && { pool }),
     pauseMs: delivery.retry.firstDelayMs,
   };
   const workerOptions = {

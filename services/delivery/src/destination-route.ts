@@ -28,6 +28,8 @@ export interface RoutedHost {
   port: number;
   lmtp: boolean;
   auth?: Candidate['auth'];
+  /** Try only this address of the host (a kept connection's). */
+  pinnedAddress?: string;
 }
 
 /** The hosts to try for a domain, or the event that ends the attempt before any connection. */

@@ -93,3 +93,27 @@ test('a dead destination is paused: a second message to it waits instead of hitt
   );
   assert.equal(attempts.length, 1, 'only the first message tried the dead server');
 });
+
+test('a kept connection carries the next job to the same destination, holding its slot while idle', async () => {
+  const receiver = await world.receiver('127.0.0.5');
+  world.mx('reuse.test', [{ name: 'mx.reuse.test', priority: 10, a: ['127.0.0.5'] }]);
+  const delivery = await world.startDelivery({ OUTPOST_CONNECTION_IDLE: '1500ms' });
+  try {
+    const first = await world.enqueue({ recipients: ['a@reuse.test'] });
+    await world.waitForMessageDone(first.id);
+    const limiter = createDestinationLimiter(world.redis.client());
+    const busy = (await limiter.list()).find((state) => state.destination.startsWith('mx.reuse.test:'));
+    assert.equal(busy?.inFlight, 1, 'the idle connection keeps its slot');
+    const second = await world.enqueue({ recipients: ['b@reuse.test'] });
+    await world.waitForMessageDone(second.id);
+    assert.equal(receiver.messages.length, 2);
+    assert.equal(receiver.sessions, 1, 'one connection for both messages');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const idle = (await limiter.list()).find((state) => state.destination.startsWith('mx.reuse.test:'));
+    assert.equal(idle?.inFlight, 0, 'closed after the idle time, slot freed');
+    assert.equal(receiver.events.filter((event) => event.stage === 'close').length, 1);
+  } finally {
+    await delivery.stop();
+    world.delivery = undefined;
+  }
+});

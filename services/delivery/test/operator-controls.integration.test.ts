@@ -15,7 +15,8 @@ const outpost = async (...args: string[]) =>
 
 before(async () => {
   world = await DeliveryWorld.start();
-  await world.startDelivery();
+  // No kept connections here: an idle kept connection would hold its slot (tested elsewhere).
+  await world.startDelivery({ OUTPOST_CONNECTION_IDLE: '0' });
 });
 after(async () => {
   await world.stop();

@@ -67,8 +67,7 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
   let greeted = false;
   let keep = false;
   const finish = (recipients: RecipientEvent[]): SmtpTransactionResult => {
-    const usable =
-      keep && channel !== undefined && channel.open && !recipients.some(({ event }) => endsSession(event));
+    const usable = keep && channel?.open === true && !recipients.some(({ event }) => endsSession(event));
     if (!usable) channel?.close();
     return {
       greeted,

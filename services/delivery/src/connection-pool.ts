@@ -50,7 +50,10 @@ export function createConnectionPool(limits: PoolLimits = DEFAULT_POOL_LIMITS) {
     },
 
     park(destination: string, entry: PooledConnection): void {
-      if (!fresh(entry)) return discard(entry);
+      if (!fresh(entry)) {
+        discard(entry);
+        return;
+      }
       const entries = idle.get(destination) ?? [];
       const timer = setTimeout(() => {
         const index = entries.findIndex((item) => item.entry === entry);

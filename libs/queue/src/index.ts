@@ -1,4 +1,5 @@
 export * from './connection.ts';
+export * from './failed-job-sweeper.ts';
 export * from './job-options.ts';
 export * from './memory-guard.ts';
 export * from './message-writer.ts';
@@ -6,5 +7,6 @@ export * from './names.ts';
 export * from './payloads.ts';
 export * from './redis-info.ts';
 export * from './redis-policy.ts';
+export * from './report-recipients.ts';
 export * from './storage-error.ts';
 export * from './suppression.ts';

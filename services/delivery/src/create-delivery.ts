@@ -6,6 +6,7 @@ import {
   createRedisConnection,
   QUEUE_NAMES,
   QUEUE_PREFIX,
+  startFailedJobSweeper,
   waitForRedis,
 } from '@outpost/queue';
 import { createDeliveryLog } from '@outpost/store';
@@ -15,7 +16,6 @@ import type { AttemptDeps } from './attempt-delivery.ts';
 import { createConnectionPool } from './connection-pool.ts';
 import { createDeliveryMetrics } from './delivery-metrics.ts';
 import { createDestinationLimiter } from './destination-limiter.ts';
-import { startFailedJobSweeper } from './failed-job-sweeper.ts';
 import { startHealthServer } from './health-server.ts';
 import { processDeliveryJob } from './process-delivery-job.ts';
 import { ownAddresses } from './self-identity.ts';

@@ -1,7 +1,7 @@
 import type { DeliveryEvent, FailureCategory, Recipient, RecipientStatus } from '@outpost/core';
 import { classify, countHeaders, parseHeaderFields, planRetry, type RetryPolicy } from '@outpost/core';
 import type { DeliveryJobData, MessageJobData, ReportedRecipient, SuppressionEntry } from '@outpost/queue';
-import { findSuppressed } from '@outpost/queue';
+import { findSuppressed, reportRecipients } from '@outpost/queue';
 import type { DeliveryLog } from '@outpost/store';
 import { ATTR, contextFromTraceparent, contextWith, type Logger, type Tracer } from '@outpost/telemetry';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
@@ -15,7 +15,6 @@ import {
 import { recordAttempt } from './attempt-record.ts';
 import { annotateAttemptSpan, recordSessionSpans, tracedResolver } from './attempt-spans.ts';
 import type { DeliveryMetrics } from './delivery-metrics.ts';
-import { reportRecipients } from './delivery-reports.ts';
 import { isDomainPaused, isMessageHeld, rememberDestination } from './operator-controls.ts';
 import { diagnosticOf, logAttempt, toReportedRecipient } from './record-outcomes.ts';
 import { emitWebhookEvents } from './webhook-events.ts';

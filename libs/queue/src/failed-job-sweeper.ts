@@ -1,12 +1,16 @@
-import type { Logger } from '@outpost/telemetry';
 import type { Queue } from 'bullmq';
+
+/** The few logger methods the sweeper uses (pino's Logger fits). */
+export interface SweepLogger {
+  warn(fields: object, message: string): void;
+}
 
 /**
  * BullMQ can move a job to `failed` with no worker to hear of it (stalled more than
  * maxStalledCount times, perhaps while every worker was down). Mail must never stay there: the
  * sweeper puts such jobs back in the queue, where the processor retries, bounces or expires them.
  */
-export function startFailedJobSweeper(queues: readonly Queue[], intervalMs: number, logger: Logger) {
+export function startFailedJobSweeper(queues: readonly Queue[], intervalMs: number, logger: SweepLogger) {
   let running = false;
   const sweep = async () => {
     if (running) return 0;

@@ -1,7 +1,7 @@
 import { headerBlockLength } from '@outpost/core';
-import type { BounceJobData, MessageJobData, ReportAction, ReportedRecipient } from '@outpost/queue';
-import { BOUNCE_JOB_OPTIONS } from '@outpost/queue';
 import type { Queue } from 'bullmq';
+import { BOUNCE_JOB_OPTIONS } from './job-options.ts';
+import type { BounceJobData, MessageJobData, ReportAction, ReportedRecipient } from './payloads.ts';
 
 /** RET=FULL returns the message, but not an unbounded one. */
 export const MAX_RETURNED_MESSAGE_BYTES = 1024 * 1024;

@@ -87,4 +87,31 @@ describe('worker lifecycle: crashes, failed jobs and shutdown never lose mail', 
     await world.waitForMessageDone(message.id, 10_000);
     assert.equal(receiver.messages.length, 1, 'not sent again');
   });
+
+  test('Redis killed and restarted from its AOF with messages queued: the worker resumes on its own', async () => {
+    const receiver = await world.receiver('127.0.0.5');
+    world.mx('aof.test', [{ name: 'mx.aof.test', priority: 10, a: ['127.0.0.5'] }]);
+    await world.startDelivery();
+    await world.delivery!.stop();
+    world.delivery = undefined;
+    // Queue while no worker runs, crash Redis, then start a worker before Redis is back.
+    const messages = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => world.enqueue({ recipients: [`user${i}@aof.test`] })),
+    );
+    await world.redis.kill();
+    const starting = world.startDelivery();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await world.redis.start();
+    await starting;
+    for (const message of messages) await world.waitForMessageDone(message.id, 30_000);
+    assert.equal(receiver.messages.length, 20, 'every queued message delivered, none lost');
+    assert.equal(new Set(receiver.messages.flatMap((entry) => entry.to)).size, 20);
+    // And a running worker rides through a Redis crash.
+    await world.redis.kill();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await world.redis.start();
+    const later = await world.enqueue({ recipients: ['late@aof.test'] });
+    await world.waitForMessageDone(later.id, 30_000);
+    assert.equal(receiver.messages.length, 21);
+  });
 });

@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 
 /** The few logger methods the sweeper uses (pino's Logger fits). */
 export interface SweepLogger {
@@ -10,7 +10,13 @@ export interface SweepLogger {
  * maxStalledCount times, perhaps while every worker was down). Mail must never stay there: the
  * sweeper puts such jobs back in the queue, where the processor retries, bounces or expires them.
  */
-export function startFailedJobSweeper(queues: readonly Queue[], intervalMs: number, logger: SweepLogger) {
+export function startFailedJobSweeper(
+  queues: readonly Queue[],
+  intervalMs: number,
+  logger: SweepLogger,
+  /** Which failed jobs to put back; the rest stay for an operator. Default: all. */
+  shouldRecover: (job: Job) => boolean = () => true,
+) {
   let running = false;
   const sweep = async () => {
     if (running) return 0;
@@ -19,6 +25,7 @@ export function startFailedJobSweeper(queues: readonly Queue[], intervalMs: numb
     try {
       for (const queue of queues) {
         for (const job of await queue.getFailed(0, 99)) {
+          if (!shouldRecover(job)) continue;
           logger.warn(
             { queue: queue.name, jobId: job.id, reason: job.failedReason },
             'recovering failed job',

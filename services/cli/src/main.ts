@@ -1,10 +1,12 @@
-import { loadDeliveryConfig } from '@outpost/config';
+import { startBounce } from '@outpost/bounce';
+import { loadBounceConfig, loadDeliveryConfig } from '@outpost/config';
 import { startDelivery } from '@outpost/delivery';
 import { generateApiKey, startIngest } from '@outpost/ingest';
 import { Command } from 'commander';
 import { hashPasswordCommand } from './hash-password-command.ts';
 import { addOperatorCommands, deliveryControl } from './operator-commands.ts';
 import { runService } from './run-service.ts';
+import { addSuppressionCommands } from './suppression-commands.ts';
 
 /** The `outpost` command: starts a service, or runs an operator verb. */
 export async function main(argv: string[]): Promise<void> {
@@ -32,7 +34,17 @@ export async function main(argv: string[]): Promise<void> {
           ),
     );
 
+  program
+    .command('bounce')
+    .description('send delivery status notifications (bounces, delay warnings, success reports)')
+    .action(() =>
+      runService('bounce', (config, logger) =>
+        startBounce({ config, bounce: loadBounceConfig(process.env), logger }),
+      ),
+    );
+
   addOperatorCommands(program);
+  addSuppressionCommands(program);
 
   program
     .command('all')
@@ -46,6 +58,11 @@ export async function main(argv: string[]): Promise<void> {
             delivery: loadDeliveryConfig(process.env),
             logger: logger.child({ service: 'delivery' }),
             tracer,
+          }),
+          await startBounce({
+            config,
+            bounce: loadBounceConfig(process.env),
+            logger: logger.child({ service: 'bounce' }),
           }),
         ];
         return { stop: async () => void (await Promise.all(services.map((service) => service.stop()))) };

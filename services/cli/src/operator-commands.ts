@@ -1,24 +1,32 @@
 import { createOperatorControls } from '@outpost/delivery';
 import { createRedisConnection, waitForRedis } from '@outpost/queue';
 import type { Command } from 'commander';
+import type { Redis } from 'ioredis';
+
+/** Runs `work` with a Redis connection to REDIS_URL, closed afterwards. */
+export async function withRedis<T>(work: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = createRedisConnection(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'worker');
+  redis.on('error', () => {});
+  try {
+    await waitForRedis(redis, 5_000);
+    return await work(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
 
 /** Operator verbs need only Redis: they work wherever REDIS_URL reaches, without service settings. */
 async function withControls<T>(
   run: (controls: ReturnType<typeof createOperatorControls>) => Promise<T>,
 ): Promise<T> {
-  const redis = createRedisConnection(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'worker');
-  redis.on('error', () => {});
-  try {
-    await waitForRedis(redis, 5_000);
+  return withRedis(async (redis) => {
     const controls = createOperatorControls(redis);
     try {
       return await run(controls);
     } finally {
       await controls.close();
     }
-  } finally {
-    redis.disconnect();
-  }
+  });
 }
 
 const time = (ms: number | undefined) => (ms === undefined ? '-' : new Date(ms).toISOString());

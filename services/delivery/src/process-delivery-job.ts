@@ -319,7 +319,10 @@ function suppressedOutcome(recipient: Recipient, entry: SuppressionEntry): Recip
     kind: 'suppressed',
     status: entry.enhancedStatus,
     category: entry.category as FailureCategory,
-    detail: `suppressed: an earlier message to this address bounced (${entry.diagnostic ?? entry.enhancedStatus})`,
+    detail:
+      entry.source === 'operator'
+        ? `suppressed: ${entry.diagnostic ?? 'by an operator'}`
+        : `suppressed: an earlier message to this address bounced (${entry.diagnostic ?? entry.enhancedStatus})`,
   };
   return { recipient, event, classification: classify(event), suppressed: true };
 }

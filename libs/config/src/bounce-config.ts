@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { ConfigError } from './load-config.ts';
+import { parseDuration } from './units.ts';
+
+const duration = (fallback: string, options: { positive: boolean }) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) ctx.addIssue({ code: 'custom', message: 'expected a duration like 30s, 5m, 2d' });
+      else if (options.positive && ms <= 0)
+        ctx.addIssue({ code: 'custom', message: 'must be longer than 0' });
+      return ms ?? 0;
+    });
+
+/** A plain mailbox: local@domain, no display name, no spaces. */
+const MAILBOX = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
+
+const CATEGORY_ID = /^[a-z_]+$/;
+
+const bounceSchema = z.object({
+  OUTPOST_DSN_COLLECT_WINDOW: duration('30s', { positive: true }),
+  OUTPOST_BACKSCATTER_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(100),
+  OUTPOST_POSTMASTER: z
+    .string()
+    .optional()
+    .refine((text) => text === undefined || MAILBOX.test(text), {
+      message: 'expected an address like postmaster@example.com',
+    }),
+  OUTPOST_SUPPRESSION_CATEGORIES: z
+    .string()
+    .default('no_such_user')
+    .transform((text, ctx) => {
+      if (text.trim().toLowerCase() === 'none') return [];
+      const categories = text
+        .split(/[\s,]+/)
+        .map((item) => item.trim())
+        .filter(Boolean);
+      for (const category of categories) {
+        if (!CATEGORY_ID.test(category))
+          ctx.addIssue({ code: 'custom', message: `"${category}" is not a failure category id` });
+      }
+      return categories;
+    }),
+  OUTPOST_SUPPRESSION_TIME: duration('30d', { positive: false }),
+  OUTPOST_DSN_LIFETIME: duration('2d', { positive: true }),
+  OUTPOST_BOUNCE_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(10),
+});
+
+/** Settings only the bounce service reads. */
+export interface BounceConfig {
+  /** Failures of one message reported within this window go out as one DSN. */
+  collectWindowMs: number;
+  /** At most this many DSNs per sender address per hour; 0 = no limit. */
+  backscatterLimit: number;
+  /** Gets a copy of double bounces (failed mail whose sender is <>); none when unset. */
+  postmaster?: string;
+  /** Permanent failures of these categories put the recipient on the suppression list. */
+  suppressionCategories: string[];
+  /** How long an address stays suppressed; 0 turns automatic suppression off. */
+  suppressionMs: number;
+  /** How long delivery keeps trying to deliver a DSN. */
+  dsnLifetimeMs: number;
+  concurrency: number;
+}
+
+export function loadBounceConfig(
+  env: Record<string, string | undefined> = process.env,
+): Readonly<BounceConfig> {
+  // An empty variable means "not set", as in loadConfig.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const result = bounceSchema.safeParse(present);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const raw = result.data;
+  return Object.freeze({
+    collectWindowMs: raw.OUTPOST_DSN_COLLECT_WINDOW,
+    backscatterLimit: raw.OUTPOST_BACKSCATTER_LIMIT,
+    ...(raw.OUTPOST_POSTMASTER !== undefined && { postmaster: raw.OUTPOST_POSTMASTER }),
+    suppressionCategories: raw.OUTPOST_SUPPRESSION_CATEGORIES,
+    suppressionMs: raw.OUTPOST_SUPPRESSION_TIME,
+    dsnLifetimeMs: raw.OUTPOST_DSN_LIFETIME,
+    concurrency: raw.OUTPOST_BOUNCE_CONCURRENCY,
+  });
+}

@@ -1,0 +1,125 @@
+import type { BounceConfig } from '@outpost/config';
+import { newMessageId } from '@outpost/core';
+import type { MessageWriter, ReportedRecipient } from '@outpost/queue';
+import type { Logger } from '@outpost/telemetry';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { mayNotifySender } from './backscatter-guard.ts';
+import { dsnKeys } from './bounce-keys.ts';
+import {
+  countSentDsn,
+  recordBackscatterCapped,
+  recordDoubleBounce,
+  toUnsentRecord,
+} from './bounce-records.ts';
+import type { Collector, DsnContext } from './dsn-collector.ts';
+import { type DsnPlan, planOnce } from './dsn-plan.ts';
+import { pendingRecipients } from './pending-recipients.ts';
+import type { SendDsnJobData } from './send-job.ts';
+import { toDsnReport } from './to-dsn-report.ts';
+import { writeDsn } from './write-dsn.ts';
+
+export interface SendDeps {
+  redis: Redis;
+  collector: Collector;
+  writer: MessageWriter;
+  /** Where a delay warning finds the message's other recipients still being retried. */
+  queues: { message: Queue; delivery: Queue };
+  bounce: BounceConfig;
+  hostname: string;
+  stateTtlMs: number;
+  logger: Logger;
+  now: () => number;
+}
+
+export type SendOutcome = 'nothing-collected' | DsnPlan['verdict'];
+
+/**
+ * The end of a collection window: takes what the window collected and sends one DSN for all of
+ * it, or records why not. The collected state is deleted only after that succeeded, so a failure
+ * retries the job with nothing lost.
+ */
+export async function sendCollectedDsn(data: SendDsnJobData, deps: SendDeps): Promise<SendOutcome> {
+  const { messageId, event, window } = data;
+  const taken = await deps.collector.take(messageId, event, window);
+  if (!taken) return 'nothing-collected';
+  const { context, recipients } = taken;
+  const plan = await planOnce(
+    deps.redis,
+    dsnKeys.plan(messageId, event, window),
+    deps.stateTtlMs,
+    async () => {
+      if (context.sender === '') return 'double-bounce';
+      return (await mayNotifySender(deps.redis, context.sender, deps.bounce.backscatterLimit))
+        ? 'send'
+        : 'capped';
+    },
+    () => newMessageId(deps.now()),
+  );
+  const log = { messageId, event, recipients: recipients.map((recipient) => recipient.address) };
+  const record = () => toUnsentRecord(messageId, event, context.sender, deps.now(), recipients);
+
+  if (plan.verdict === 'send') {
+    const listed =
+      event === 'delayed'
+        ? [...recipients, ...(await otherPending(deps, messageId, recipients))]
+        : recipients;
+    await write(deps, plan.dsnId, context, listed, event, 'sender', context.sender);
+    await countSentDsn(deps.redis, event);
+    deps.logger.info({ ...log, dsnId: plan.dsnId, to: context.sender }, 'DSN queued');
+  } else if (plan.verdict === 'capped') {
+    await recordBackscatterCapped(deps.redis, record());
+    deps.logger.warn(
+      { ...log, sender: context.sender, limit: deps.bounce.backscatterLimit },
+      'DSN not sent: sender over the backscatter limit',
+    );
+  } else {
+    const copyTo = postmasterCopyTo(context, deps);
+    if (copyTo) await write(deps, plan.dsnId, context, recipients, event, 'postmaster', copyTo);
+    await recordDoubleBounce(deps.redis, { ...record(), ...(copyTo && { postmasterCopy: plan.dsnId }) });
+    deps.logger.warn(
+      { ...log, postmasterCopy: copyTo ? plan.dsnId : undefined },
+      'double bounce: mail from <> failed',
+    );
+  }
+  await deps.collector.finish(messageId, event, window);
+  return plan.verdict;
+}
+
+/** The delay warning is the only one for the message: it lists every recipient still pending. */
+async function otherPending(
+  deps: SendDeps,
+  messageId: string,
+  reported: readonly ReportedRecipient[],
+): Promise<ReportedRecipient[]> {
+  const listed = new Set(reported.map((recipient) => recipient.address.toLowerCase()));
+  const pending = await pendingRecipients(deps.queues, messageId, deps.now());
+  return pending.filter((recipient) => !listed.has(recipient.address.toLowerCase()));
+}
+
+/** The Message-ID suffix that marks a postmaster copy: its own failure is not copied again. */
+const postmasterSuffix = (hostname: string) => `.postmaster@${hostname}>`;
+
+function postmasterCopyTo(context: DsnContext, deps: SendDeps): string | undefined {
+  if (!deps.bounce.postmaster) return undefined;
+  if (context.headers.messageId.endsWith(postmasterSuffix(deps.hostname))) return undefined;
+  return deps.bounce.postmaster;
+}
+
+async function write(
+  deps: SendDeps,
+  dsnId: string,
+  context: DsnContext,
+  recipients: readonly ReportedRecipient[],
+  event: SendDsnJobData['event'],
+  audience: 'sender' | 'postmaster',
+  to: string,
+): Promise<void> {
+  const report = toDsnReport({ context, event, recipients, audience, hostname: deps.hostname });
+  const headerMessageId =
+    audience === 'postmaster' ? `<${dsnId}${postmasterSuffix(deps.hostname)}` : `<${dsnId}@${deps.hostname}>`;
+  await writeDsn(
+    { report, context, dsnId, to, headerMessageId },
+    { writer: deps.writer, hostname: deps.hostname, lifetimeMs: deps.bounce.dsnLifetimeMs, now: deps.now() },
+  );
+}

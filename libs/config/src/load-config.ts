@@ -54,6 +54,8 @@ export interface Config {
   transportMap: string;
   allowPrivateDestinations: boolean;
   shutdownGraceMs: number;
+  /** DKIM signing keys: a directory `<domain>/<selector>.pem`, and/or inline entries. */
+  dkim: { keysDir?: string; keys?: string; useParentDomain: boolean };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -117,6 +119,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     transportMap: raw.OUTPOST_TRANSPORT_MAP,
     allowPrivateDestinations: raw.OUTPOST_ALLOW_PRIVATE_DESTINATIONS,
     shutdownGraceMs: raw.OUTPOST_SHUTDOWN_GRACE,
+    dkim: {
+      ...(raw.OUTPOST_DKIM_KEYS_DIR && { keysDir: raw.OUTPOST_DKIM_KEYS_DIR }),
+      ...(raw.OUTPOST_DKIM_KEYS && { keys: raw.OUTPOST_DKIM_KEYS }),
+      useParentDomain: raw.OUTPOST_DKIM_USE_PARENT_DOMAIN,
+    },
     logLevel: raw.LOG_LEVEL,
   });
 }

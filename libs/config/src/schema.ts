@@ -172,6 +172,9 @@ export const configSchema = z
     OUTPOST_TRANSPORT_MAP: z.string().default(''),
     OUTPOST_ALLOW_PRIVATE_DESTINATIONS: boolean(false),
     OUTPOST_SHUTDOWN_GRACE: duration('30s'),
+    OUTPOST_DKIM_KEYS_DIR: z.string().optional(),
+    OUTPOST_DKIM_KEYS: z.string().optional(),
+    OUTPOST_DKIM_USE_PARENT_DOMAIN: boolean(false),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {

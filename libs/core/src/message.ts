@@ -49,6 +49,8 @@ export interface Message {
   client: ClientIdentity;
   /** W3C traceparent of the trace that ingest started, when tracing is on. */
   traceparent?: string;
+  /** The DKIM signatures ingest added, or why it added none (RFC 6376). */
+  dkim?: { signatures: Array<{ domain: string; selector: string; algorithm: string }>; note?: string };
   body: Buffer;
 }
 

@@ -23,6 +23,7 @@ export interface MessageJobDataV1 {
   headers: MessageSummaryHeaders;
   client: ClientIdentity;
   traceparent?: string;
+  dkim?: Message['dkim'];
   /** The message bytes as a latin1 string: one char per byte, so any 8-bit content round-trips. */
   body: string;
 }

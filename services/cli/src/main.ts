@@ -1,7 +1,7 @@
 import { startBounce } from '@outpost/bounce';
 import { loadBounceConfig, loadDeliveryConfig } from '@outpost/config';
 import { startDelivery } from '@outpost/delivery';
-import { generateApiKey, startIngest } from '@outpost/ingest';
+import { generateApiKey, generateDkimKey, startIngest, writeDkimKey, zoneRecord } from '@outpost/ingest';
 import { Command } from 'commander';
 import { hashPasswordCommand } from './hash-password-command.ts';
 import { addOperatorCommands, deliveryControl } from './operator-commands.ts';
@@ -85,6 +85,28 @@ export async function main(argv: string[]): Promise<void> {
       });
       process.stderr.write(`key (give it to the application; it is shown only now): ${key}\n`);
       process.stdout.write(`${entry}\n`);
+    });
+
+  program
+    .command('dkim')
+    .description('DKIM signing keys')
+    .command('keygen <domain> <selector>')
+    .description('make a key pair, store the private key, print the DNS TXT record to publish')
+    .option('--type <type>', 'rsa (2048 bits) or ed25519', 'rsa')
+    .option(
+      '--dir <dir>',
+      'keys directory (OUTPOST_DKIM_KEYS_DIR)',
+      process.env.OUTPOST_DKIM_KEYS_DIR ?? './dkim',
+    )
+    .action(async (domain: string, selector: string, options: { type: string; dir: string }) => {
+      if (options.type !== 'rsa' && options.type !== 'ed25519')
+        throw new Error('--type must be rsa or ed25519');
+      const key = generateDkimKey(domain, selector, options.type);
+      const path = await writeDkimKey(options.dir, key);
+      process.stderr.write(
+        `private key written to ${path}; publish this record, then set OUTPOST_DKIM_KEYS_DIR:\n`,
+      );
+      process.stdout.write(`${zoneRecord(key)}\n`);
     });
 
   program

@@ -264,6 +264,8 @@ function writeMessageMeta(log: DeliveryLog, message: MessageJobData): Promise<vo
     client: message.client,
     dsn: message.dsn,
     ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
+    // Signed or not, and why not: the record says so (RFC 6376).
+    ...(message.dkim && { dkim: message.dkim }),
   });
 }
 

@@ -9,6 +9,7 @@ import {
 import type { MemoryGuard, MessageWriter } from '@outpost/queue';
 import { StorageError } from '@outpost/queue';
 import { ATTR, type Logger, SpanStatusCode, type Tracer, traceparentOf } from '@outpost/telemetry';
+import type { DkimSigner } from './dkim/dkim-signer.ts';
 import { IngestRefusal } from './ingest-refusal.ts';
 
 export interface AcceptInput {
@@ -25,6 +26,8 @@ export interface AcceptDeps {
   hostname: string;
   queueLifetimeMs: number;
   logger: Logger;
+  /** Adds DKIM signatures (RFC 6376) after our own header fields, before the message is stored. */
+  dkimSign?: DkimSigner;
   /** Starts the message's trace (`ingest.accept`); delivery and bounce spans join it. */
   tracer?: Tracer;
   now?: () => number;
@@ -69,7 +72,7 @@ export function createMessageAcceptor(deps: AcceptDeps): AcceptMessage {
       if (countHeaders(parseHeaderFields(input.raw), 'received') > MAX_RECEIVED_HEADERS) {
         throw new IngestRefusal('tooManyHops');
       }
-      const message = prepareMessage({
+      let message = prepareMessage({
         id,
         sender: input.sender,
         recipients: input.recipients,
@@ -81,6 +84,10 @@ export function createMessageAcceptor(deps: AcceptDeps): AcceptMessage {
         lifetimeMs: deps.queueLifetimeMs,
         ...(traceparent !== undefined && { traceparent }),
       });
+      if (deps.dkimSign) {
+        const signed = await deps.dkimSign(message.body, message.headers.from);
+        message = { ...message, body: signed.message, size: signed.message.length, dkim: signed.outcome };
+      }
       try {
         await deps.writer.write(message);
       } catch (error) {

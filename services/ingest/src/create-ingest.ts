@@ -14,6 +14,8 @@ import type { Logger, Tracer } from '@outpost/telemetry';
 import type { Redis } from 'ioredis';
 import type { SMTPServer } from 'smtp-server';
 import { type AcceptMessage, createMessageAcceptor } from './accept-message.ts';
+import { loadDkimKeys } from './dkim/dkim-keys.ts';
+import { createDkimSigner } from './dkim/dkim-signer.ts';
 import { parseApiKeys } from './http/api-keys.ts';
 import { createHttpListener, type HttpListener } from './http/http-listener.ts';
 import { createIngestMetrics, type IngestMetrics, instrumentAcceptor } from './http/metrics.ts';
@@ -72,11 +74,18 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
       ? await loadUsersFile(config.usersFile)
       : new Map();
     const tls = await loadTlsMaterial(config, logger);
+    const dkimKeys = await loadDkimKeys({
+      ...(config.dkim.keysDir && { dir: config.dkim.keysDir }),
+      ...(config.dkim.keys && { inline: config.dkim.keys }),
+    });
     const acceptDeps = {
       writer,
       memoryGuard,
       hostname: config.hostname,
       logger,
+      ...(dkimKeys.size > 0 && {
+        dkimSign: createDkimSigner(dkimKeys, { useParentDomain: config.dkim.useParentDomain }),
+      }),
       ...(options.tracer && { tracer: options.tracer }),
     };
     // Every message, from either listener, goes through the same instrumented accept().

@@ -75,9 +75,24 @@ export class SmtpChannel {
 
   /** RSET before a new transaction on a kept connection (RFC 5321 §4.1.1.5). */
   reset(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.connection.once('error', reject);
-      this.connection.reset((error) => (error ? reject(error) : resolve()));
+    return this.step<void>((done) => this.connection.reset((error) => done(error)));
+  }
+
+  /**
+   * One step of the dialogue as a promise. nodemailer reports some failures as 'error' events and
+   * others through the callback; the listener is removed afterwards, since a kept connection
+   * carries many steps.
+   */
+  step<T>(run: (done: (error?: Error | null, value?: T) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onError = (error: Error) => settle(error);
+      const settle = (error?: Error | null, value?: T) => {
+        this.connection.off('error', onError);
+        if (error) reject(error);
+        else resolve(value as T);
+      };
+      this.connection.once('error', onError);
+      run(settle);
     });
   }
 

@@ -103,20 +103,13 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
     const fresh = new SmtpChannel(options, transcript);
     channel = fresh;
     try {
-      await new Promise<void>((resolve, reject) => {
-        // nodemailer reports some connect failures (refused, timeouts) as 'error' events, others
-        // (a close before the banner) through the callback.
-        fresh.connection.once('error', reject);
-        fresh.connection.connect((error) => (error ? reject(error) : resolve()));
-      });
+      await fresh.step<void>((done) => fresh.connection.connect((error) => done(error)));
       greeted = true;
       fresh.extensions = ehloExtensions(transcript.lines);
       if (options.auth) {
         const auth = options.auth;
-        await new Promise<void>((resolve, reject) =>
-          fresh.connection.login({ user: auth.user, pass: auth.pass }, (error) =>
-            error ? reject(error) : resolve(),
-          ),
+        await fresh.step<void>((done) =>
+          fresh.connection.login({ user: auth.user, pass: auth.pass }, (error) => done(error)),
         );
       }
     } catch (error) {
@@ -150,8 +143,7 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
 
   channel.transactions++;
   try {
-    const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) => {
-      connection.once('error', reject);
+    const info = await channel.step<SMTPConnection.SentMessageInfo>((done) =>
       connection.send(
         {
           from: options.sender === '' ? false : options.sender,
@@ -162,9 +154,9 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
           ...(options.dsn && (options.dsn.ret || options.dsn.envid) && { dsn: options.dsn }),
         } as SMTPConnection.Envelope,
         options.body,
-        (error, result) => (error ? reject(error) : resolve(result)),
-      );
-    });
+        (error, result) => done(error, result),
+      ),
+    );
     return finish(recipientEventsOfSuccess(options.recipients, info));
   } catch (error) {
     const failure = error as NodemailerSmtpError;

@@ -1,10 +1,20 @@
 import { startBounce } from '@outpost/bounce';
-import { loadBounceConfig, loadDeliveryConfig } from '@outpost/config';
+import {
+  type Config,
+  loadBounceConfig,
+  loadDeliveryConfig,
+  loadTraceQueryConfig,
+  loadWebhookConfig,
+} from '@outpost/config';
 import { startDelivery } from '@outpost/delivery';
 import { generateApiKey, generateDkimKey, startIngest, writeDkimKey, zoneRecord } from '@outpost/ingest';
+import type { Logger, Tracer } from '@outpost/telemetry';
+import { startTraceQuery } from '@outpost/trace-query';
+import { startWebhookSender } from '@outpost/webhooks';
 import { Command } from 'commander';
 import { hashPasswordCommand } from './hash-password-command.ts';
 import { addOperatorCommands, deliveryControl } from './operator-commands.ts';
+import { addQueryCommands } from './query-commands.ts';
 import { runService } from './run-service.ts';
 import { addSuppressionCommands } from './suppression-commands.ts';
 
@@ -30,7 +40,7 @@ export async function main(argv: string[]): Promise<void> {
       action
         ? deliveryControl(action)
         : runService('delivery', (config, logger, tracer) =>
-            startDelivery({ config, delivery: loadDeliveryConfig(process.env), logger, tracer }),
+            startDeliveryWithWebhooks(config, logger, tracer),
           ),
     );
 
@@ -44,6 +54,7 @@ export async function main(argv: string[]): Promise<void> {
     );
 
   addOperatorCommands(program);
+  addQueryCommands(program);
   addSuppressionCommands(program);
 
   program
@@ -53,12 +64,7 @@ export async function main(argv: string[]): Promise<void> {
       runService('all', async (config, logger, tracer) => {
         const services = [
           await startIngest({ config, logger: logger.child({ service: 'ingest' }), tracer }),
-          await startDelivery({
-            config,
-            delivery: loadDeliveryConfig(process.env),
-            logger: logger.child({ service: 'delivery' }),
-            tracer,
-          }),
+          await startDeliveryWithWebhooks(config, logger.child({ service: 'delivery' }), tracer),
           await startBounce({
             config,
             bounce: loadBounceConfig(process.env),
@@ -115,4 +121,25 @@ export async function main(argv: string[]): Promise<void> {
     .action(hashPasswordCommand);
 
   await program.parseAsync(argv);
+}
+
+/**
+ * A delivery worker and the webhook sender beside it (it does nothing unless OUTPOST_WEBHOOK_URLS is
+ * set); both configurations are read first, so a bad one stops the start before anything runs.
+ */
+async function startDeliveryWithWebhooks(config: Config, logger: Logger, tracer: Tracer) {
+  const delivery = loadDeliveryConfig(process.env);
+  const webhookConfig = loadWebhookConfig(process.env);
+  const worker = await startDelivery({ config, delivery, logger, tracer });
+  const webhooks = await startWebhookSender({
+    config,
+    webhookConfig,
+    logger: logger.child({ service: 'webhooks' }),
+  });
+  return {
+    async stop() {
+      await webhooks.stop();
+      await worker.stop();
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { DeliveryEvent, IpFamilies, TransportMap } from '@outpost/core';
 import { interleaveAddresses, isPrivateAddress, lookupTransport, orderMxHosts } from '@outpost/core';
 import { DnsError, type DnsResolver } from '@outpost/dns';
@@ -92,8 +93,15 @@ export async function addressesOfHost(
   deps: RouteDeps,
 ): Promise<{ addresses: string[]; rejected?: DeliveryEvent }> {
   let answer: { ipv4: string[]; ipv6: string[] };
+  // A transport map may name an address literal (`[10.0.0.5]`): nothing to look up.
+  const literal = isIP(host);
   try {
-    answer = await deps.resolver.resolveAddresses(host);
+    answer =
+      literal === 4
+        ? { ipv4: [host], ipv6: [] }
+        : literal === 6
+          ? { ipv4: [], ipv6: [host] }
+          : await deps.resolver.resolveAddresses(host);
   } catch (error) {
     return { addresses: [], rejected: dnsEvent(error, `address lookup of ${host}`) };
   }

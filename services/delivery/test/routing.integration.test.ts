@@ -179,3 +179,23 @@ describe('health and metrics', () => {
     assert.match(metrics, /outpost_oldest_message_age_seconds 0/);
   });
 });
+
+describe('transport map', () => {
+  let world: DeliveryWorld;
+  before(async () => {
+    world = await DeliveryWorld.start();
+  });
+  after(async () => {
+    await world.stop();
+  });
+
+  test('a domain routed to an address literal is delivered there without any DNS lookup', async () => {
+    const relay = await world.receiver('127.0.0.20');
+    await world.startDelivery({ OUTPOST_TRANSPORT_MAP: `routed.test=smtp://[127.0.0.20]:${world.port}` });
+    const before = world.dns.queries.length;
+    const message = await world.enqueue({ recipients: ['bob@routed.test'] });
+    await world.waitForMessageDone(message.id);
+    assert.equal((await relay.waitForMessages(1)).length, 1);
+    assert.deepEqual(world.dns.queries.slice(before), [], 'no MX or address lookup');
+  });
+});

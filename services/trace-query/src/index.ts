@@ -1,1 +1,9 @@
-export {};
+export * from './held-deliveries.ts';
+export * from './message-actions.ts';
+export * from './message-view.ts';
+export * from './operator-keys.ts';
+export * from './query-context.ts';
+export * from './queue-overview.ts';
+export * from './start-trace-query.ts';
+export * from './text-views.ts';
+export * from './time-bound.ts';

@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { DOMAIN_ACTIONS } from '../../message-actions.ts';
+import type { QueryContext } from '../../query-context.ts';
+import { sendActionResult } from '../api-error.ts';
+import { operatorOf, parseOr400 } from '../request-helpers.ts';
+
+const domainParams = z.object({
+  domain: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]{1,253}$/, 'not a domain name')
+    .transform((domain) => domain.toLowerCase()),
+  action: z.enum(DOMAIN_ACTIONS),
+});
+
+const DOMAIN_METHODS = { hold: 'holdDomain', release: 'releaseDomain', retry: 'retryDomain' } as const;
+
+export function registerQueueRoutes(app: FastifyInstance, context: QueryContext): void {
+  app.get('/v1/queue', () => context.overview());
+  app.get('/v1/destinations', async () => ({ destinations: await context.destinations() }));
+
+  // `outpost queue hold|release|retry --domain d` over HTTP.
+  app.post('/v1/domains/:domain/:action', async (request, reply) => {
+    const { domain, action } = parseOr400(domainParams, request.params);
+    const by = operatorOf(request);
+    const result = await context.actions[DOMAIN_METHODS[action]](domain, by);
+    request.log.info({ domain, action, by, ok: result.ok, summary: result.summary }, 'operator action');
+    return sendActionResult(reply, result);
+  });
+}

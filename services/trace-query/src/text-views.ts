@@ -1,0 +1,114 @@
+import type { DeliveryEntry } from '@outpost/store';
+import type { HeldEntry } from './held-deliveries.ts';
+import type { MessageView } from './message-view.ts';
+import type { QueueOverview } from './queue-overview.ts';
+
+/** Plain-text views for the CLI: one purpose each, nothing but formatting. */
+
+const time = (ms: number | undefined) => (ms === undefined ? '-' : new Date(ms).toISOString());
+
+/** The message's story in time order: arrival, every attempt with its transcript, every action. */
+export function formatMessageTimeline(view: MessageView): string {
+  const lines: string[] = [];
+  const envelope = view.envelope;
+  lines.push(`message ${view.messageId}  (${view.state})`);
+  if (envelope) {
+    lines.push(`  from <${envelope.sender}>  size ${envelope.size ?? '-'} bytes`);
+    if (envelope.headers?.subject !== undefined) lines.push(`  subject: ${envelope.headers.subject}`);
+    lines.push(`  arrived ${time(envelope.arrivalTime)}, expires ${time(envelope.expiresAt)}`);
+  }
+  if (view.held) lines.push(`  HELD by ${view.held.by} since ${time(view.held.at)}`);
+  if (view.traceId) lines.push(`  trace ${view.traceId}${view.traceUrl ? `  ${view.traceUrl}` : ''}`);
+  lines.push('', 'RECIPIENT\tSTATUS\tATTEMPTS\tDETAIL');
+  for (const recipient of view.recipients) {
+    const detail = [recipient.enhancedStatus, recipient.category, recipient.replyText]
+      .filter(Boolean)
+      .join(' ');
+    lines.push(`${recipient.address}\t${recipient.status}\t${recipient.attempts}\t${detail || '-'}`);
+  }
+  for (const job of view.jobs) {
+    const next = job.nextAttemptAt ? `, next ${time(job.nextAttemptAt)}` : '';
+    lines.push(`  job ${job.id} (${job.domain}): ${job.state}${next}`);
+  }
+
+  const events = [
+    ...view.attempts.map((attempt) => ({ at: attempt.time, text: attemptLines(attempt) })),
+    ...view.actions.map((action) => ({
+      at: action.time,
+      text: [
+        `${time(action.time)}  ${action.action} by ${action.by}${action.detail ? ` (${action.detail})` : ''}`,
+      ],
+    })),
+  ].sort((a, b) => a.at - b.at);
+  lines.push('');
+  for (const event of events) lines.push(...event.text);
+  return `${lines.join('\n')}\n`;
+}
+
+function attemptLines(attempt: MessageView['attempts'][number]): string[] {
+  const via = attempt.mxHost ? ` via ${attempt.mxHost} [${attempt.mxAddress ?? '?'}]` : '';
+  const lines = [
+    `${time(attempt.time)}  attempt ${attempt.attempt} to ${attempt.domain}${via} (${attempt.durationMs} ms)`,
+  ];
+  for (const recipient of attempt.recipients) {
+    const reply = recipient.replyText
+      ? `  ${recipient.replyCode ?? ''} ${recipient.replyText}`.trimEnd()
+      : '';
+    lines.push(
+      `    ${recipient.address}: ${recipient.status} ${recipient.enhancedStatus} ${recipient.category}${reply}`,
+    );
+  }
+  for (const session of attempt.sessions) {
+    if (!session.transcript) continue;
+    lines.push(
+      `    transcript ${session.host} [${session.address}]:${session.port}${session.tls ? ' (TLS)' : ''}`,
+    );
+    for (const line of session.transcript) lines.push(`      ${line.direction}: ${line.text}`);
+  }
+  return lines;
+}
+
+/** One line per recipient outcome, newest first. */
+export function formatDeliveries(entries: ReadonlyArray<DeliveryEntry | HeldEntry>): string {
+  const lines = ['TIME\tMESSAGE\tRECIPIENT\tSTATUS\tCODE\tCATEGORY\tREPLY'];
+  for (const entry of entries) {
+    if (entry.status === 'held' && 'heldBy' in entry) {
+      lines.push(
+        `${time(entry.time)}\t${entry.messageId}\t${entry.address}\theld\t-\t-\tby ${entry.by} (${entry.heldBy})`,
+      );
+      continue;
+    }
+    const delivery = entry as DeliveryEntry;
+    lines.push(
+      [
+        time(delivery.time),
+        delivery.messageId,
+        delivery.address,
+        delivery.status,
+        delivery.enhancedStatus,
+        delivery.category,
+        delivery.replyText ? `${delivery.replyCode ?? ''} ${delivery.replyText}`.trim() : '-',
+      ].join('\t'),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatOverview(overview: QueueOverview): string {
+  const lines = [`delivery: ${overview.deliveryPaused ? 'PAUSED by an operator (switched off)' : 'running'}`];
+  for (const [name, counts] of Object.entries(overview.queues)) {
+    const shown = Object.entries(counts)
+      .filter(([state, count]) => count > 0 || state === 'waiting' || state === 'delayed')
+      .map(([state, count]) => `${state} ${count}`);
+    lines.push(`${name}: ${shown.join(', ')}`);
+  }
+  const oldest = overview.oldestMessage;
+  lines.push(
+    oldest
+      ? `oldest message: ${oldest.messageId}, arrived ${time(oldest.arrivalTime)} (${Math.round(oldest.ageMs / 1000)} s ago)`
+      : 'oldest message: none queued',
+  );
+  lines.push(`held messages: ${overview.heldMessages}`);
+  lines.push(`held domains: ${overview.heldDomains.length > 0 ? overview.heldDomains.join(', ') : 'none'}`);
+  return `${lines.join('\n')}\n`;
+}

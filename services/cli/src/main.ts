@@ -70,6 +70,11 @@ export async function main(argv: string[]): Promise<void> {
             bounce: loadBounceConfig(process.env),
             logger: logger.child({ service: 'bounce' }),
           }),
+          await startTraceQuery({
+            config,
+            queryConfig: loadTraceQueryConfig(process.env),
+            logger: logger.child({ service: 'trace-query' }),
+          }),
         ];
         return { stop: async () => void (await Promise.all(services.map((service) => service.stop()))) };
       }),

@@ -49,3 +49,29 @@ test('a message submitted over SMTP reaches the recipient server through separat
   );
   assert.equal(attempt.verdict, 'delivered');
 });
+
+test('outpost all: every service in one process delivers a message too', async () => {
+  const receiver = await world.receiver('127.0.0.3');
+  world.mx('all.test', [{ name: 'mx.all.test', priority: 10, a: ['127.0.0.3'] }]);
+  const all = spawnOutpost(
+    'all',
+    world.env({
+      LOG_LEVEL: 'info',
+      OUTPOST_SMTP_LISTEN: '127.0.0.1:0',
+      OUTPOST_HTTP_LISTEN: '127.0.0.1:0',
+      OUTPOST_TRACE_QUERY_LISTEN: '127.0.0.1:0',
+    }),
+  );
+  processes.push(all);
+  const ready = await all.waitForLog((line) => line.msg === 'ingest listening');
+  await all.waitForLog((line) => line.msg === 'delivery running');
+  const result = await submitMessage({
+    port: (ready.smtp as { port: number }).port,
+    from: 'alice@example.com',
+    to: ['dave@all.test'],
+    message: 'Subject: all in one\r\n\r\nHi.\r\n',
+  });
+  assert.match(result.response, /^250 /);
+  const [received] = await receiver.waitForMessages(1, 15_000);
+  assert.deepEqual(received!.to, ['dave@all.test']);
+});

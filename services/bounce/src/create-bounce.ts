@@ -29,6 +29,8 @@ export interface BounceOptions {
   logger: Logger;
   /** How DSNs are queued; the flow writer ingest uses unless a test replaces it. */
   writerFactory?: (redis: Redis, durability: Durability, onError: (error: Error) => void) => MessageWriter;
+  /** Webhooks are configured: sent delay warnings become `delayed_dsn_sent` events. */
+  webhooks?: boolean;
   /** How often stalled-then-failed jobs are put back. */
   sweepIntervalMs?: number;
   now?: () => number;
@@ -72,13 +74,26 @@ export async function startBounce(options: BounceOptions): Promise<Bounce> {
     message: new Queue(QUEUE_NAMES.message, queueOptions),
     delivery: new Queue(QUEUE_NAMES.delivery, queueOptions),
   };
-  for (const queue of [bounceQueue, queues.message, queues.delivery]) queue.on('error', onQueueError);
+  const webhookQueue = options.webhooks ? new Queue(QUEUE_NAMES.webhook, queueOptions) : undefined;
+  for (const queue of [bounceQueue, queues.message, queues.delivery, webhookQueue])
+    queue?.on('error', onQueueError);
 
   const stateTtlMs = bounce.collectWindowMs + STATE_TTL_MS;
   const collector = createCollector(redis, stateTtlMs);
   const deps = {
     collect: { redis, collector, bounceQueue, bounce, logger, now },
-    send: { redis, collector, writer, queues, bounce, hostname: config.hostname, stateTtlMs, logger, now },
+    send: {
+      redis,
+      collector,
+      writer,
+      queues,
+      bounce,
+      hostname: config.hostname,
+      stateTtlMs,
+      logger,
+      now,
+      ...(webhookQueue && { webhookQueue }),
+    },
     logger,
     now,
   };
@@ -128,6 +143,7 @@ export async function startBounce(options: BounceOptions): Promise<Bounce> {
         bounceQueue.close(),
         queues.message.close(),
         queues.delivery.close(),
+        webhookQueue?.close(),
       ]);
       await redis.quit().catch(() => redis.disconnect());
     },

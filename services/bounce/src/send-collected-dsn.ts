@@ -1,6 +1,6 @@
 import type { BounceConfig } from '@outpost/config';
 import { newMessageId } from '@outpost/core';
-import type { MessageWriter, ReportedRecipient } from '@outpost/queue';
+import type { MessageWriter, ReportedRecipient, WebhookEvent } from '@outpost/queue';
 import type { Logger } from '@outpost/telemetry';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -30,6 +30,8 @@ export interface SendDeps {
   stateTtlMs: number;
   logger: Logger;
   now: () => number;
+  /** Set when webhooks are configured: a sent delay warning is an event for them too. */
+  webhookQueue?: Queue;
 }
 
 export type SendOutcome = 'nothing-collected' | DsnPlan['verdict'];
@@ -66,6 +68,8 @@ export async function sendCollectedDsn(data: SendDsnJobData, deps: SendDeps): Pr
         : recipients;
     await write(deps, plan.dsnId, context, listed, event, 'sender', context.sender);
     await countSentDsn(deps.redis, event);
+    if (event === 'delayed' && deps.webhookQueue)
+      await emitDelayWarned(deps.webhookQueue, messageId, listed, deps.now());
     deps.logger.info({ ...log, dsnId: plan.dsnId, to: context.sender }, 'DSN queued');
   } else if (plan.verdict === 'capped') {
     await recordBackscatterCapped(deps.redis, record());
@@ -84,6 +88,32 @@ export async function sendCollectedDsn(data: SendDsnJobData, deps: SendDeps): Pr
   }
   await deps.collector.finish(messageId, event, window);
   return plan.verdict;
+}
+
+/** One `delayed_dsn_sent` webhook event per recipient the delay warning listed. */
+async function emitDelayWarned(
+  queue: Queue,
+  messageId: string,
+  recipients: readonly ReportedRecipient[],
+  at: number,
+): Promise<void> {
+  await queue.addBulk(
+    recipients.map((recipient) => {
+      const data: WebhookEvent = {
+        v: 1,
+        event: 'delayed_dsn_sent',
+        messageId,
+        recipient: recipient.address,
+        domain: recipient.address.slice(recipient.address.lastIndexOf('@') + 1).toLowerCase(),
+        status: 'deferred',
+        enhancedStatus: recipient.enhancedStatus,
+        category: recipient.category,
+        ...(recipient.diagnostic !== undefined && { reply: recipient.diagnostic }),
+        at,
+      };
+      return { name: data.event, data, opts: { removeOnComplete: true, removeOnFail: { age: 7 * 86_400 } } };
+    }),
+  );
 }
 
 /** The delay warning is the only one for the message: it lists every recipient still pending. */

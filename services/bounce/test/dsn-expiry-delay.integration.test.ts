@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { formatRfc5322Date } from '@outpost/core';
-import { findSuppressed } from '@outpost/queue';
+import { findSuppressed, type WebhookEvent } from '@outpost/queue';
 import { BounceWorld } from './helpers.ts';
 
 /**
@@ -12,7 +12,8 @@ describe('expiry and delay warnings', () => {
   let world: BounceWorld;
   before(async () => {
     world = await BounceWorld.start();
-    await world.startServices({ OUTPOST_DELAY_WARNING: '500ms' });
+    // Webhooks on: a sent delay warning is an event for them too.
+    await world.startServices({ OUTPOST_DELAY_WARNING: '500ms' }, { webhooks: true });
   });
   after(async () => {
     await world.stop();
@@ -68,6 +69,13 @@ describe('expiry and delay warnings', () => {
     assert.match(delay!.humanText, /do not need to send the message\s+again/);
     assert.equal(failure!.perRecipient[0]?.get('action'), 'failed');
     assert.equal(failure!.perRecipient[0]?.get('status'), '4.4.7');
+    const events = (await world.world.queue('webhook').getJobs(['waiting', 'delayed', 'active']))
+      .map((job) => job.data as WebhookEvent)
+      .filter((event) => event.messageId === original.id && event.event === 'delayed_dsn_sent');
+    assert.deepEqual(
+      events.map((event) => [event.recipient, event.status]),
+      [['carol@late.test', 'deferred']],
+    );
   });
 
   test('late, then delivered: the delay warning and nothing more', async () => {

@@ -49,7 +49,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('send delivery status notifications (bounces, delay warnings, success reports)')
     .action(() =>
       runService('bounce', (config, logger) =>
-        startBounce({ config, bounce: loadBounceConfig(process.env), logger }),
+        startBounce({ config, bounce: loadBounceConfig(process.env), logger, webhooks: webhooksOn() }),
       ),
     );
 
@@ -69,6 +69,7 @@ export async function main(argv: string[]): Promise<void> {
             config,
             bounce: loadBounceConfig(process.env),
             logger: logger.child({ service: 'bounce' }),
+            webhooks: webhooksOn(),
           }),
           await startTraceQuery({
             config,
@@ -148,3 +149,5 @@ async function startDeliveryWithWebhooks(config: Config, logger: Logger, tracer:
     },
   };
 }
+
+const webhooksOn = () => loadWebhookConfig(process.env).urls.length > 0;

@@ -4,6 +4,7 @@ export * from './job-options.ts';
 export * from './memory-guard.ts';
 export * from './message-writer.ts';
 export * from './names.ts';
+export * from './operator-suppression.ts';
 export * from './payloads.ts';
 export * from './redis-info.ts';
 export * from './redis-policy.ts';

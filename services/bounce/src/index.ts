@@ -1,3 +1,2 @@
 export * from './bounce-records.ts';
 export * from './create-bounce.ts';
-export * from './suppression-commands.ts';

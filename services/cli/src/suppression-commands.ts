@@ -1,5 +1,5 @@
-import { addSuppression, formatSuppressions, listSuppressions, removeSuppression } from '@outpost/bounce';
 import { parseDuration } from '@outpost/config';
+import { addSuppression, listSuppressions, removeSuppression, type SuppressionEntry } from '@outpost/queue';
 import type { Command } from 'commander';
 import { withRedis } from './operator-commands.ts';
 
@@ -41,4 +41,19 @@ export function addSuppressionCommands(program: Command): void {
       );
     }),
   );
+}
+
+/** One line per entry, tab-separated under a header, for `outpost suppression list`. */
+export function formatSuppressions(entries: readonly SuppressionEntry[]): string {
+  const rows = entries.map((entry) =>
+    [
+      entry.address,
+      entry.category,
+      entry.enhancedStatus,
+      entry.source,
+      new Date(entry.until).toISOString(),
+      (entry.diagnostic ?? '-').replace(/\s+/g, ' '),
+    ].join('\t'),
+  );
+  return `${['ADDRESS\tCATEGORY\tSTATUS\tSOURCE\tUNTIL\tREASON', ...rows].join('\n')}\n`;
 }

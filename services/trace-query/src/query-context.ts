@@ -41,6 +41,8 @@ export function openQueryContext(redis: Redis, options: QueryContextOptions = {}
     ...(options.webhooks && { webhooks: true }),
   });
   return {
+    /** For what is a plain Redis read or write (the suppression list). */
+    redis,
     actions,
     message: (messageId: string) =>
       getMessageView(

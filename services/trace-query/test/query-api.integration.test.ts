@@ -222,3 +222,43 @@ test('a queued message, the queue and the destinations', async () => {
     JSON.stringify(body.destinations),
   );
 });
+
+test('the suppression list: add, list and remove over the API, with who added it', async () => {
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const added = await fetch(`${base}/v1/suppressions`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ address: 'Complained@Example.ORG', for: '7d', note: 'asked to stop' }),
+  });
+  assert.equal(added.status, 201);
+  const entry = (await added.json()) as {
+    address: string;
+    source: string;
+    diagnostic: string;
+    until: number;
+  };
+  assert.equal(entry.address, 'Complained@example.org');
+  assert.equal(entry.source, 'operator');
+  assert.match(entry.diagnostic, /asked to stop \(by /);
+  assert.ok(entry.until > Date.now() + 6 * 86_400_000);
+  const listed = await get<{ suppressions: Array<{ address: string }> }>('/v1/suppressions');
+  assert.ok(listed.body.suppressions.some((item) => item.address === 'complained@example.org'));
+  const bad = await fetch(`${base}/v1/suppressions`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ address: 'nope' }),
+  });
+  assert.equal(bad.status, 400);
+  const auth = { authorization: `Bearer ${key}` };
+  const removed = await fetch(`${base}/v1/suppressions/complained@example.org`, {
+    method: 'DELETE',
+    headers: auth,
+  });
+  assert.equal(removed.status, 204);
+  const again = await fetch(`${base}/v1/suppressions/complained@example.org`, {
+    method: 'DELETE',
+    headers: auth,
+  });
+  assert.equal(again.status, 404);
+  assert.equal((await api(base, undefined, '/v1/suppressions')).status, 401);
+});

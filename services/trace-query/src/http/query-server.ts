@@ -12,6 +12,7 @@ import { ApiError, sendError } from './api-error.ts';
 import { registerDeliveryRoutes } from './routes/deliveries.ts';
 import { registerMessageRoutes } from './routes/messages.ts';
 import { registerQueueRoutes } from './routes/queue.ts';
+import { registerSuppressionRoutes } from './routes/suppressions.ts';
 
 export interface QueryServerDeps {
   context: QueryContext;
@@ -53,6 +54,7 @@ export async function createQueryServer(deps: QueryServerDeps): Promise<FastifyI
   registerMessageRoutes(app, deps.context);
   registerDeliveryRoutes(app, deps.context);
   registerQueueRoutes(app, deps.context);
+  registerSuppressionRoutes(app, deps.context);
   await app.ready();
   return app;
 }

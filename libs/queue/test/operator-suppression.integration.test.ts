@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { findSuppressed } from '@outpost/queue';
 import { TestRedis } from '@outpost/testing';
-import { addSuppression, formatSuppressions, listSuppressions, removeSuppression } from '../src/index.ts';
+import { addSuppression, findSuppressed, listSuppressions, removeSuppression } from '../src/index.ts';
 
 let redis: TestRedis;
 before(async () => {
@@ -32,10 +31,6 @@ test('add, list and remove an address by hand', async () => {
   );
   // Delivery looks addresses up as they are written in the envelope.
   assert.equal((await findSuppressed(client, ['gone@example.com'])).size, 1);
-  assert.match(
-    formatSuppressions(listed),
-    /^ADDRESS\tCATEGORY\tSTATUS\tSOURCE\tUNTIL\tREASON\ngone@example\.com\t/,
-  );
 
   assert.equal(await removeSuppression(client, 'gone@example.com'), true);
   assert.equal(await removeSuppression(client, 'gone@example.com'), false, 'already gone');

@@ -1,7 +1,7 @@
-import { listSuppressed, type SuppressionEntry, suppressAddress, unsuppressAddress } from '@outpost/queue';
 import type { Redis } from 'ioredis';
+import { listSuppressed, type SuppressionEntry, suppressAddress, unsuppressAddress } from './suppression.ts';
 
-/** What `outpost suppression list|add|remove` run; the CLI owns parsing and the Redis connection. */
+/** What `outpost suppression list|add|remove` and the query API run on the suppression list. */
 
 const ADDRESS = /^[^\s@<>]+@[^\s@<>]+$/;
 
@@ -43,21 +43,6 @@ export async function removeSuppression(redis: Redis, address: string): Promise<
 /** The addresses suppressed now, soonest to expire first. */
 export async function listSuppressions(redis: Redis, limit = 1_000): Promise<SuppressionEntry[]> {
   return listSuppressed(redis, limit);
-}
-
-/** One line per entry, tab-separated under a header, for `outpost suppression list`. */
-export function formatSuppressions(entries: readonly SuppressionEntry[]): string {
-  const rows = entries.map((entry) =>
-    [
-      entry.address,
-      entry.category,
-      entry.enhancedStatus,
-      entry.source,
-      new Date(entry.until).toISOString(),
-      (entry.diagnostic ?? '-').replace(/\s+/g, ' '),
-    ].join('\t'),
-  );
-  return `${['ADDRESS\tCATEGORY\tSTATUS\tSOURCE\tUNTIL\tREASON', ...rows].join('\n')}\n`;
 }
 
 function normalizedAddress(address: string): string {

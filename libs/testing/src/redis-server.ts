@@ -79,7 +79,12 @@ export class TestRedis {
       '--daemonize', 'no',
       '--logfile', join(this.dir, 'redis.log'),
     ]; // biome-ignore format: one option per line pair
-    this.#process = spawn(redisServerBinary(), args, { stdio: 'ignore' });
+    const child = spawn(redisServerBinary(), args, { stdio: 'ignore' });
+    this.#process = child;
+    // A test process that ends without stop() (a crash, a timeout) must not leave Redis behind.
+    const reap = () => child.kill('SIGKILL');
+    process.once('exit', reap);
+    child.once('exit', () => process.off('exit', reap));
     await this.#waitUntilReady();
   }
 

@@ -12,7 +12,7 @@ import {
   startFailedJobSweeper,
   waitForRedis,
 } from '@outpost/queue';
-import type { Logger } from '@outpost/telemetry';
+import type { Logger, Tracer } from '@outpost/telemetry';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createCollector } from './dsn-collector.ts';
@@ -29,6 +29,7 @@ export interface BounceOptions {
   logger: Logger;
   /** How DSNs are queued; the flow writer ingest uses unless a test replaces it. */
   writerFactory?: (redis: Redis, durability: Durability, onError: (error: Error) => void) => MessageWriter;
+  tracer?: Tracer;
   /** Webhooks are configured: sent delay warnings become `delayed_dsn_sent` events. */
   webhooks?: boolean;
   /** How often stalled-then-failed jobs are put back. */
@@ -93,6 +94,7 @@ export async function startBounce(options: BounceOptions): Promise<Bounce> {
       logger,
       now,
       ...(webhookQueue && { webhookQueue }),
+      ...(options.tracer && { tracer: options.tracer }),
     },
     logger,
     now,

@@ -1,7 +1,7 @@
 import type { BounceConfig } from '@outpost/config';
 import { newMessageId } from '@outpost/core';
 import type { MessageWriter, ReportedRecipient, WebhookEvent } from '@outpost/queue';
-import type { Logger } from '@outpost/telemetry';
+import { ATTR, contextFromTraceparent, type Logger, SpanStatusCode, type Tracer } from '@outpost/telemetry';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { mayNotifySender } from './backscatter-guard.ts';
@@ -32,6 +32,8 @@ export interface SendDeps {
   now: () => number;
   /** Set when webhooks are configured: a sent delay warning is an event for them too. */
   webhookQueue?: Queue;
+  /** `dsn.generate` spans join the original message's trace. */
+  tracer?: Tracer;
 }
 
 export type SendOutcome = 'nothing-collected' | DsnPlan['verdict'];
@@ -145,11 +147,38 @@ async function write(
   audience: 'sender' | 'postmaster',
   to: string,
 ): Promise<void> {
-  const report = toDsnReport({ context, event, recipients, audience, hostname: deps.hostname });
-  const headerMessageId =
-    audience === 'postmaster' ? `<${dsnId}${postmasterSuffix(deps.hostname)}` : `<${dsnId}@${deps.hostname}>`;
-  await writeDsn(
-    { report, context, dsnId, to, headerMessageId },
-    { writer: deps.writer, hostname: deps.hostname, lifetimeMs: deps.bounce.dsnLifetimeMs, now: deps.now() },
+  const span = deps.tracer?.startSpan(
+    'dsn.generate',
+    {
+      attributes: {
+        [ATTR.messageId]: context.messageId,
+        'outpost.dsn.id': dsnId,
+        'outpost.dsn.event': event,
+        'outpost.dsn.audience': audience,
+        [ATTR.recipientCount]: recipients.length,
+      },
+    },
+    contextFromTraceparent(context.traceparent),
   );
+  try {
+    const report = toDsnReport({ context, event, recipients, audience, hostname: deps.hostname });
+    const headerMessageId =
+      audience === 'postmaster'
+        ? `<${dsnId}${postmasterSuffix(deps.hostname)}`
+        : `<${dsnId}@${deps.hostname}>`;
+    await writeDsn(
+      { report, context, dsnId, to, headerMessageId },
+      {
+        writer: deps.writer,
+        hostname: deps.hostname,
+        lifetimeMs: deps.bounce.dsnLifetimeMs,
+        now: deps.now(),
+      },
+    );
+  } catch (error) {
+    span?.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
+    throw error;
+  } finally {
+    span?.end();
+  }
 }

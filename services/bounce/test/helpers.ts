@@ -34,7 +34,7 @@ export class BounceWorld {
   /** Starts delivery and bounce with the fast settings and these overrides. */
   async startServices(
     env: Record<string, string> = {},
-    options: Pick<BounceOptions, 'writerFactory' | 'webhooks'> = {},
+    options: Pick<BounceOptions, 'writerFactory' | 'webhooks' | 'tracer'> = {},
   ): Promise<void> {
     const all = this.world.env({ ...BOUNCE_FAST_ENV, ...env });
     await this.world.startDelivery({ ...BOUNCE_FAST_ENV, ...env });

@@ -48,8 +48,14 @@ export async function main(argv: string[]): Promise<void> {
     .command('bounce')
     .description('send delivery status notifications (bounces, delay warnings, success reports)')
     .action(() =>
-      runService('bounce', (config, logger) =>
-        startBounce({ config, bounce: loadBounceConfig(process.env), logger, webhooks: webhooksOn() }),
+      runService('bounce', (config, logger, tracer) =>
+        startBounce({
+          config,
+          bounce: loadBounceConfig(process.env),
+          logger,
+          tracer,
+          webhooks: webhooksOn(),
+        }),
       ),
     );
 
@@ -69,6 +75,7 @@ export async function main(argv: string[]): Promise<void> {
             config,
             bounce: loadBounceConfig(process.env),
             logger: logger.child({ service: 'bounce' }),
+            tracer,
             webhooks: webhooksOn(),
           }),
           await startTraceQuery({

@@ -122,6 +122,8 @@ export class DeliveryWorld {
     dsn?: DsnEnvelopeParams;
     /** A message id chosen in advance (e.g. to hold the message before it is queued). */
     id?: string;
+    /** The trace context ingest would have added. */
+    traceparent?: string;
   }): Promise<Message> {
     const redis = createRedisConnection(this.redis.url, 'producer');
     await waitForRedis(redis);
@@ -139,6 +141,7 @@ export class DeliveryWorld {
       hostname: 'outpost.test',
       now,
       lifetimeMs: options.expiresInMs ?? 86_400_000,
+      ...(options.traceparent && { traceparent: options.traceparent }),
     });
     await writer.write(message);
     await writer.close();

@@ -35,6 +35,10 @@ const deliverySchema = z.object({
   OUTPOST_SMTP_CONNECT_TIMEOUT: duration('30s'),
   OUTPOST_SMTP_GREETING_TIMEOUT: duration('5m'),
   OUTPOST_SMTP_COMMAND_TIMEOUT: duration('10m'),
+  OUTPOST_SMTP_MAIL_TIMEOUT: duration('5m'),
+  OUTPOST_SMTP_RCPT_TIMEOUT: duration('5m'),
+  OUTPOST_SMTP_DATA_TIMEOUT: duration('2m'),
+  OUTPOST_SMTP_END_OF_DATA_TIMEOUT: duration('10m'),
   OUTPOST_DNS_TIMEOUT: duration('5s'),
   OUTPOST_RETRY_FIRST: duration('5m'),
   OUTPOST_RETRY_MAX: duration('60m'),
@@ -82,6 +86,8 @@ export interface DeliveryConfig {
   maxSessionsPerAttempt: number;
   maxRecipientsPerTransaction: number;
   timeouts: { connectMs: number; greetingMs: number; commandMs: number };
+  /** RFC 5321 §4.5.3.2 reply timeouts per command. */
+  replyTimeouts: { mailMs: number; rcptMs: number; dataMs: number; endOfDataMs: number };
   dnsTimeoutMs: number;
   retry: { firstDelayMs: number; maxDelayMs: number; maxAttempts?: number };
   tlsBrokenMemoryMs: number;
@@ -125,6 +131,12 @@ export function loadDeliveryConfig(
       connectMs: raw.OUTPOST_SMTP_CONNECT_TIMEOUT,
       greetingMs: raw.OUTPOST_SMTP_GREETING_TIMEOUT,
       commandMs: raw.OUTPOST_SMTP_COMMAND_TIMEOUT,
+    },
+    replyTimeouts: {
+      mailMs: raw.OUTPOST_SMTP_MAIL_TIMEOUT,
+      rcptMs: raw.OUTPOST_SMTP_RCPT_TIMEOUT,
+      dataMs: raw.OUTPOST_SMTP_DATA_TIMEOUT,
+      endOfDataMs: raw.OUTPOST_SMTP_END_OF_DATA_TIMEOUT,
     },
     dnsTimeoutMs: raw.OUTPOST_DNS_TIMEOUT,
     retry: {

@@ -1,3 +1,4 @@
+export * from './reply-watchdog.ts';
 export * from './smtp-channel.ts';
 export * from './smtp-error.ts';
 export * from './smtp-transaction.ts';

@@ -1,6 +1,7 @@
 import type { DeliveryEvent, SmtpStage } from '@outpost/core';
 import { parseSmtpReply } from '@outpost/core';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { createReplyWatchdog, type ReplyTimeouts, RFC5321_REPLY_TIMEOUTS } from './reply-watchdog.ts';
 import { SmtpChannel } from './smtp-channel.ts';
 import { eventOfError, type NodemailerSmtpError } from './smtp-error.ts';
 import { type TranscriptLine, TranscriptRecorder } from './transcript.ts';
@@ -32,6 +33,8 @@ export interface SmtpTransactionOptions {
   recipients: readonly string[];
   dsn?: { ret?: 'FULL' | 'HDRS'; envid?: string };
   body: Buffer;
+  /** Per-command reply timeouts (RFC 5321 §4.5.3.2); the defaults are the RFC's. */
+  replyTimeouts?: ReplyTimeouts;
   /** A connection kept from an earlier transaction to the same address (RSET first). */
   reuse?: SmtpChannel;
   /** Keep the connection open afterwards when it is still healthy (returned as `channel`). */
@@ -63,10 +66,22 @@ export interface SmtpTransactionResult {
 export async function runSmtpTransaction(options: SmtpTransactionOptions): Promise<SmtpTransactionResult> {
   const started = Date.now();
   const transcript = new TranscriptRecorder();
+  const watchdog = createReplyWatchdog(options.replyTimeouts ?? RFC5321_REPLY_TIMEOUTS, (what, ms) => {
+    transcript.note(`no reply to ${what} within ${ms} ms (RFC 5321 §4.5.3.2): closing`);
+    // Fails the step in progress as a timeout (each step listens for 'error'), then hangs up.
+    channel?.connection.emit(
+      'error',
+      Object.assign(new Error(`no reply to ${what} within ${ms} ms`), { code: 'ETIMEDOUT' }),
+    );
+    channel?.close();
+  });
+  transcript.onExchange = (direction, text) => watchdog.exchange(direction, text);
   let channel: SmtpChannel | undefined;
   let greeted = false;
   let keep = false;
   const finish = (recipients: RecipientEvent[]): SmtpTransactionResult => {
+    watchdog.stop();
+    transcript.onExchange = undefined;
     const usable = keep && channel?.open === true && !recipients.some(({ event }) => endsSession(event));
     if (!usable) channel?.close();
     return {

@@ -20,6 +20,8 @@ export class TranscriptRecorder {
   #truncated = false;
   readonly #started = Date.now();
   readonly #maxBytes: number;
+  /** Called once per command sent (C) and per reply received (S), whole multi-line replies included. */
+  onExchange: ((direction: 'C' | 'S', text: string) => void) | undefined;
 
   constructor(maxBytes = 32 * 1024) {
     this.#maxBytes = maxBytes;
@@ -38,13 +40,18 @@ export class TranscriptRecorder {
   #onLog(entry: unknown, message: unknown, args: unknown[]): void {
     const tnx = (entry as { tnx?: string } | undefined)?.tnx;
     const text = typeof message === 'string' ? format(message, ...args) : '';
-    if (tnx === 'client') this.#push('C', text);
-    else if (tnx === 'server') this.#push('S', text);
+    if (tnx === 'client') this.#exchange('C', text);
+    else if (tnx === 'server') this.#exchange('S', text);
     else if (tnx === 'message') {
       // nodemailer logs this once the whole body and the final dot have been written.
       this.bodySent = true;
-      this.#push('C', text);
+      this.#exchange('C', text);
     } else if (tnx === 'network' || tnx === 'connection') this.#push('*', text);
+  }
+
+  #exchange(direction: 'C' | 'S', text: string): void {
+    this.#push(direction, text);
+    this.onExchange?.(direction, text);
   }
 
   #push(direction: TranscriptLine['direction'], text: string): void {

@@ -1,6 +1,12 @@
 import type { Classification, DeliveryEvent, Recipient } from '@outpost/core';
 import { classify } from '@outpost/core';
-import type { SmtpChannel, SmtpTimeouts, SmtpTransactionResult, TranscriptLine } from '@outpost/smtp-client';
+import type {
+  ReplyTimeouts,
+  SmtpChannel,
+  SmtpTimeouts,
+  SmtpTransactionResult,
+  TranscriptLine,
+} from '@outpost/smtp-client';
 import { runSmtpTransaction } from '@outpost/smtp-client';
 import type { ConnectionPool, PooledConnection } from './connection-pool.ts';
 import { type DestinationLimiter, destinationKeyOf, type Lease } from './destination-limiter.ts';
@@ -23,6 +29,7 @@ export interface AttemptInput {
 export interface AttemptDeps extends RouteDeps {
   heloName: string;
   timeouts: SmtpTimeouts;
+  replyTimeouts?: ReplyTimeouts;
   maxAddresses: number;
   maxSessions: number;
   maxRecipientsPerTransaction: number;
@@ -206,6 +213,7 @@ async function tryEveryAddress(
           lmtp: target.lmtp,
           ...(target.auth && { auth: target.auth }),
           timeouts: deps.timeouts,
+          ...(deps.replyTimeouts && { replyTimeouts: deps.replyTimeouts }),
           sender: input.sender,
           recipients: batch.map((recipient) => recipient.address),
           ...(input.dsn && { dsn: input.dsn }),

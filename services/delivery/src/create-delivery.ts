@@ -78,6 +78,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
     random: Math.random,
     heloName: config.hostname,
     timeouts: delivery.timeouts,
+    replyTimeouts: delivery.replyTimeouts,
     maxAddresses: delivery.maxAddressesPerAttempt,
     maxSessions: delivery.maxSessionsPerAttempt,
     maxRecipientsPerTransaction: delivery.maxRecipientsPerTransaction,

@@ -83,3 +83,22 @@ test('A-label helpers', () => {
   assert.equal(asciiAddress('Ñandú@münchen.example'), 'Ñandú@xn--mnchen-3ya.example');
   assert.equal(asciiAddress('postmaster'), 'postmaster');
 });
+
+test('the fast path for plain addresses agrees with the full grammar', async () => {
+  const { parse } = await import('smtp-address-parser');
+  const locals = ['bob', 'b.o.b', "o'neil", 'a+tag', 'x_y-z', '#$&*/=?^`{|}~', 'UPPER.Case', '1'];
+  const domains = ['example.org', 'Mail.Example.COM', 'a-b.c-d.test', 'x1.y2', 'sub.sub.example.co.uk'];
+  for (const local of locals) {
+    for (const domain of domains) {
+      const inner = `${local}@${domain}`;
+      const parsed = parse(inner) as {
+        localPart: { DotString?: string };
+        domainPart: { DomainName?: string };
+      };
+      const result = rcpt(inner);
+      assert.ok(result.ok, inner);
+      assert.equal(result.mailbox?.localPart, parsed.localPart.DotString, inner);
+      assert.equal(result.mailbox?.domain, parsed.domainPart.DomainName!.toLowerCase(), inner);
+    }
+  }
+});

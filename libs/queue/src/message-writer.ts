@@ -1,6 +1,7 @@
 import type { Message } from '@outpost/core';
-import { FlowProducer, Queue } from 'bullmq';
+import { type FlowJob, FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { createGroupCommit } from './group-commit.ts';
 import { DELIVERY_JOB_OPTIONS, MESSAGE_JOB_OPTIONS } from './job-options.ts';
 import { deliveryJobId, QUEUE_NAMES, QUEUE_PREFIX } from './names.ts';
 import { toDeliveryJobs, toMessageJobData } from './payloads.ts';
@@ -17,7 +18,8 @@ export interface MessageWriter {
  * The chosen design: one BullMQ flow per message. The parent "message" job holds envelope and body;
  * its children are the per-domain delivery jobs. FlowProducer writes all of them in one MULTI, so a
  * crash leaves the whole message or nothing, and the parent runs when every child has finished: the
- * place for per-message finishing work (body removal, the final DSN).
+ * place for per-message finishing work (body removal, the final DSN). Concurrent writes are grouped
+ * (group commit), so under load one MULTI and one fsync carry many messages.
  */
 export function createFlowMessageWriter(
   redis: Redis,
@@ -27,27 +29,36 @@ export function createFlowMessageWriter(
   const flows = new FlowProducer({ connection: redis, prefix: QUEUE_PREFIX });
   // Connection trouble is reported per write; without a listener BullMQ prints it to stderr.
   flows.on('error', onConnectionError);
+  // addBulk writes every flow of the batch in one MULTI: all of them or none.
+  const commit = createGroupCommit<Message>(async (messages) => {
+    await flows.addBulk(messages.map(toFlow));
+    await confirmDurable(redis, durability);
+  });
   return {
     async write(message) {
       try {
-        await flows.add({
-          name: 'message',
-          queueName: QUEUE_NAMES.message,
-          data: toMessageJobData(message),
-          opts: { jobId: message.id, ...MESSAGE_JOB_OPTIONS },
-          children: toDeliveryJobs(message).map((data, index) => ({
-            name: 'deliver',
-            queueName: QUEUE_NAMES.delivery,
-            data,
-            opts: { jobId: deliveryJobId(message.id, index), ...DELIVERY_JOB_OPTIONS },
-          })),
-        });
-        await confirmDurable(redis, durability);
+        await commit(message);
       } catch (error) {
         throw toStorageError(error);
       }
     },
     close: () => flows.close(),
+  };
+}
+
+/** A message as its flow: the parent message job and one delivery job per domain. */
+function toFlow(message: Message): FlowJob {
+  return {
+    name: 'message',
+    queueName: QUEUE_NAMES.message,
+    data: toMessageJobData(message),
+    opts: { jobId: message.id, ...MESSAGE_JOB_OPTIONS },
+    children: toDeliveryJobs(message).map((data, index) => ({
+      name: 'deliver',
+      queueName: QUEUE_NAMES.delivery,
+      data,
+      opts: { jobId: deliveryJobId(message.id, index), ...DELIVERY_JOB_OPTIONS },
+    })),
   };
 }
 

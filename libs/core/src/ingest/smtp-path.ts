@@ -30,6 +30,13 @@ export type PathCommand =
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /**
+ * RFC 5321 §4.1.2 Dot-string (atext without `%` and `!`) `@` a Domain of two or more LDH labels
+ * (smtp-address-parser refuses single-label domains; the fast path must not accept more than it).
+ */
+const PLAIN_MAILBOX =
+  /^([A-Za-z0-9#$&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9#$&'*+/=?^_`{|}~-]+)*)@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)$/;
+
+/**
  * Parses `MAIL FROM:<path> params` or `RCPT TO:<path> params` strictly (RFC 5321 §4.1.2 via
  * smtp-address-parser). Addresses that route through us are refused, never rewritten: `%` hacks,
  * `!` paths, source routes (`<@relay:user@dest>`, which §4.1.2 says to ignore: ignoring it is how
@@ -59,6 +66,18 @@ export function parsePathCommand(line: string, verb: 'MAIL FROM' | 'RCPT TO'): P
   if (octets(inner.slice(0, at)) > MAX_LOCAL_PART_OCTETS) return fail('localPartTooLong');
   if (octets(inner.slice(at + 1)) > MAX_DOMAIN_OCTETS) return fail('domainTooLong');
   if (octets(inner) + 2 > MAX_PATH_OCTETS) return fail('pathTooLong');
+
+  // Fast path for the everyday form, a dot-atom local part at an LDH domain: the grammar would
+  // accept it and return these same parts, and the grammar parser costs a fifth of ingest's CPU.
+  // `%` and `!` are left out here so that routing tricks always meet the full checks below.
+  const plain = inner.match(PLAIN_MAILBOX);
+  if (plain) {
+    const domain = asciiDomain(plain[2]!);
+    if (domain !== undefined) {
+      const localPart = plain[1]!;
+      return { ok: true, mailbox: { localPart, domain, address: `${localPart}@${domain}` }, utf8, params };
+    }
+  }
 
   let parsed: ParsedMailbox;
   try {

@@ -140,3 +140,8 @@ export function toDeliveryJobs(message: Message): DeliveryJobDataV1[] {
     ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
   }));
 }
+
+/** A webhook event as a job of the `webhook` queue; failed ones are kept a week for operators. */
+export function webhookJob(data: WebhookEvent) {
+  return { name: data.event, data, opts: { removeOnComplete: true, removeOnFail: { age: 7 * 86_400 } } };
+}

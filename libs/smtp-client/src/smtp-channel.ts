@@ -2,11 +2,14 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import type { TranscriptRecorder } from './transcript.ts';
 
 export interface ChannelOptions {
+  /** The IP address to connect to. */
   address: string;
   port: number;
+  /** The MX host name: TLS SNI, and for the record. */
   mxHost: string;
   heloName: string;
   sourceAddress?: string;
+  /** 'opportunistic': STARTTLS when offered, plaintext otherwise; 'none': never (a host known TLS-broken). */
   tls: 'opportunistic' | 'none';
   lmtp?: boolean;
   timeouts: { connectMs: number; greetingMs: number; commandMs: number };

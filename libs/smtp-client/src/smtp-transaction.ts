@@ -2,7 +2,7 @@ import type { DeliveryEvent, SmtpStage } from '@outpost/core';
 import { parseSmtpReply } from '@outpost/core';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { createReplyWatchdog, type ReplyTimeouts, RFC5321_REPLY_TIMEOUTS } from './reply-watchdog.ts';
-import { SmtpChannel } from './smtp-channel.ts';
+import { type ChannelOptions, SmtpChannel } from './smtp-channel.ts';
 import { eventOfError, type NodemailerSmtpError } from './smtp-error.ts';
 import { type TranscriptLine, TranscriptRecorder } from './transcript.ts';
 
@@ -16,17 +16,7 @@ export interface SmtpTimeouts {
 
 export const RFC5321_TIMEOUTS: SmtpTimeouts = { connectMs: 30_000, greetingMs: 300_000, commandMs: 600_000 };
 
-export interface SmtpTransactionOptions {
-  /** The IP address to connect to. */
-  address: string;
-  port: number;
-  /** The MX host name: TLS SNI, and for the record. */
-  mxHost: string;
-  heloName: string;
-  sourceAddress?: string;
-  /** 'opportunistic': STARTTLS when offered, plaintext otherwise; 'none': never (a host known TLS-broken). */
-  tls: 'opportunistic' | 'none';
-  lmtp?: boolean;
+export interface SmtpTransactionOptions extends ChannelOptions {
   auth?: { user: string; pass: string };
   timeouts: SmtpTimeouts;
   sender: string;

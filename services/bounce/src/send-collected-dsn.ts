@@ -1,6 +1,7 @@
 import type { BounceConfig } from '@outpost/config';
 import { newMessageId } from '@outpost/core';
 import type { MessageWriter, ReportedRecipient, WebhookEvent } from '@outpost/queue';
+import { webhookJob } from '@outpost/queue';
 import { ATTR, contextFromTraceparent, type Logger, SpanStatusCode, type Tracer } from '@outpost/telemetry';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -113,7 +114,7 @@ async function emitDelayWarned(
         ...(recipient.diagnostic !== undefined && { reply: recipient.diagnostic }),
         at,
       };
-      return { name: data.event, data, opts: { removeOnComplete: true, removeOnFail: { age: 7 * 86_400 } } };
+      return webhookJob(data);
     }),
   );
 }

@@ -1,5 +1,6 @@
 import type { RecipientStatus } from '@outpost/core';
 import type { WebhookEvent } from '@outpost/queue';
+import { webhookJob } from '@outpost/queue';
 import type { Queue } from 'bullmq';
 import type { RecipientOutcome } from './attempt-delivery.ts';
 import { diagnosticOf } from './record-outcomes.ts';
@@ -39,7 +40,7 @@ export async function emitWebhookEvents(
       attempt: context.attempt,
       at: context.at,
     };
-    return [{ name: event, data, opts: { removeOnComplete: true, removeOnFail: { age: 7 * 86_400 } } }];
+    return [webhookJob(data)];
   });
   if (jobs.length > 0) await queue.addBulk(jobs);
 }

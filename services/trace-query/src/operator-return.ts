@@ -3,6 +3,7 @@ import {
   type ReportedRecipient,
   reportRecipients,
   type WebhookEvent,
+  webhookJob,
 } from '@outpost/queue';
 import type { Queue } from 'bullmq';
 
@@ -59,7 +60,7 @@ export async function emitReturnedEvents(
       ...(recipient.diagnostic !== undefined && { reply: recipient.diagnostic }),
       at: recipient.at,
     };
-    return { name: 'bounced', data, opts: { removeOnComplete: true, removeOnFail: { age: 7 * 86_400 } } };
+    return webhookJob(data);
   });
   if (jobs.length > 0) await webhookQueue.addBulk(jobs);
 }

@@ -6,7 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
 
 const unitOnly = process.argv.includes('--unit');
-const files = globSync(['libs/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'test/**/*.test.ts'])
+const files = globSync([
+  'libs/*/test/**/*.test.ts',
+  'services/*/test/**/*.test.ts',
+  'bench/test/**/*.test.ts',
+  'test/**/*.test.ts',
+])
   .filter((file) => !(unitOnly && file.endsWith('.integration.test.ts')))
   .sort();
 

@@ -4,13 +4,18 @@
  *
  * Talks to the benchmark over stdio, one line per message:
  *   stdout  READY {"port":..,"durability":..,"storage":..}   once listening
+ *   stdin   "baseline"  weigh the heap after a full GC (before the load starts)
  *   stdin   "mark"   start a measurement window (writer timings, event-loop utilisation)
  *   stdin   "stats"  -> stdout STATS {...} for the window since "mark"
- *   stdin   closed (the benchmark ended or died) or SIGTERM/SIGINT -> stop and exit
+ *   stdin   closed (the benchmark died) -> kill its Redis (BENCH_REDIS_PID, BENCH_REDIS_DIR), stop, exit
+ *   SIGTERM/SIGINT -> stop and exit
  * Logs go to stderr so stdout stays machine-readable.
  */
-import { createInterface } from 'node:readline';
+
+import { readFileSync, rmSync } from 'node:fs';
+import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { loadConfig } from '@outpost/config';
 import { type Ingest, type IngestOptions, startIngest } from '@outpost/ingest';
 import { createBodyFirstMessageWriter, createFlowMessageWriter, type Durability } from '@outpost/queue';
@@ -33,8 +38,15 @@ export interface IngestStats {
   /** Share of the window the event loop was busy (1 = CPU-bound on its one thread). */
   eventLoopUtilization: number;
   cpuMs: { user: number; system: number };
-  heapUsedBytes: number;
+  /** V8 heap in use after a full GC, before the load and after it: growth is what the load left behind. */
+  heapAfterGcBytes: { before: number; after: number };
 }
+
+// The benchmark starts this process with --expose-gc, to weigh the heap without its garbage.
+const collectedHeap = () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed;
+};
 
 const storage = (process.env.BENCH_STORAGE ?? 'flow') as StorageDesign;
 const factory: WriterFactory | undefined = STORAGE_DESIGNS[storage];
@@ -71,7 +83,9 @@ async function stop(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     setTimeout(() => process.exit(code || 1), 5_000).unref();
-    await ingest?.stop().catch((error: unknown) => logger.error({ err: error }, 'ingest did not stop cleanly'));
+    await ingest
+      ?.stop()
+      .catch((error: unknown) => logger.error({ err: error }, 'ingest did not stop cleanly'));
   }
   process.exit(code);
 }
@@ -82,13 +96,16 @@ process.on('SIGINT', () => void stop(0));
 let windowStart = {
   elu: performance.eventLoopUtilization(),
   cpu: process.cpuUsage(),
+  heap: 0,
 };
 
 const commands = createInterface({ input: process.stdin });
 commands.on('line', (line) => {
-  if (line === 'mark') {
+  if (line === 'baseline') {
+    windowStart.heap = collectedHeap();
+  } else if (line === 'mark') {
     writeTimes = [];
-    windowStart = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage() };
+    windowStart = { ...windowStart, elu: performance.eventLoopUtilization(), cpu: process.cpuUsage() };
   } else if (line === 'stats') {
     const sorted = [...writeTimes].sort((a, b) => a - b);
     const cpu = process.cpuUsage(windowStart.cpu);
@@ -101,12 +118,33 @@ commands.on('line', (line) => {
       },
       eventLoopUtilization: performance.eventLoopUtilization(windowStart.elu).utilization,
       cpuMs: { user: cpu.user / 1000, system: cpu.system / 1000 },
-      heapUsedBytes: process.memoryUsage().heapUsed,
+      heapAfterGcBytes: { before: windowStart.heap, after: collectedHeap() },
     };
     process.stdout.write(`STATS ${JSON.stringify(stats)}\n`);
   }
 });
-commands.on('close', () => void stop(0));
+// The benchmark is gone without stopping us (kill -9), so it never stopped its Redis either: do it
+// for it, after checking that the pid is still that redis-server.
+function benchmarkGone(): void {
+  const redisPid = Number(process.env.BENCH_REDIS_PID);
+  if (!stopping && redisPid > 0) {
+    try {
+      if (readFileSync(`/proc/${redisPid}/cmdline`, 'latin1').includes('redis-server')) {
+        process.kill(redisPid, 'SIGKILL');
+      }
+    } catch {
+      // already gone
+    }
+    const redisDir = process.env.BENCH_REDIS_DIR;
+    if (redisDir && basename(redisDir).startsWith('outpost-redis-'))
+      rmSync(redisDir, { recursive: true, force: true });
+  }
+  void stop(0);
+}
+commands.on('close', benchmarkGone);
+// Writing to the closed pipes (a log line as the load generator's connections drop) fails with EPIPE.
+process.stdout.on('error', benchmarkGone);
+process.stderr.on('error', benchmarkGone);
 
 try {
   ingest = await startIngest({ config, logger, writerFactory: timedFactory });

@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface MachineInfo {
   cpuModel: string;
@@ -16,11 +18,41 @@ export interface MachineInfo {
   /** Where the throwaway Redis keeps its AOF, and that directory's filesystem. */
   redisDir: string;
   gitCommit: string;
+  /** Paths outside bench/ that differ from the commit (git status), at the start. */
+  uncommittedPaths: string[];
+}
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+/**
+ * A hash of the code under test: the sources of every library and service (not tests, not the
+ * benchmark) and the lockfile. Each run starts a fresh ingest process that loads them anew, so
+ * if someone edits them mid-benchmark the runs no longer measure the same thing; this shows it.
+ */
+export function sourceFingerprint(root: string = REPO_ROOT): string {
+  const hash = createHash('sha256');
+  const roots = ['libs', 'services'].flatMap((group) =>
+    readdirSync(join(root, group)).map((name) => join(root, group, name, 'src')),
+  );
+  const files = [...roots.flatMap(filesUnder), join(root, 'package-lock.json')].sort();
+  for (const file of files) {
+    hash.update(relative(root, file));
+    hash.update(readFileSync(file));
+  }
+  return hash.digest('hex').slice(0, 12);
 }
 
 function run(command: string, args: string[]): string {
-  const result = spawnSync(command, args, { encoding: 'utf8' });
-  return result.status === 0 ? result.stdout.trim() : '';
+  const result = spawnSync(command, args, { encoding: 'utf8', cwd: REPO_ROOT });
+  // trimEnd: the first line of `git status --porcelain` may start with a space.
+  return result.status === 0 ? result.stdout.trimEnd() : '';
 }
 
 /** The version of `name` as `fromPackage` resolves it (node_modules lookup, walking up). */
@@ -54,5 +86,9 @@ export function machineInfo(redisVersion: string): MachineInfo {
     smtpServer: packageVersion('smtp-server', '@outpost/ingest'),
     redisDir: `${tmpdir()} (${filesystem})`,
     gitCommit: `${run('git', ['rev-parse', '--short', 'HEAD']) || 'unknown'}${dirty}`,
+    uncommittedPaths: run('git', ['status', '--porcelain'])
+      .split('\n')
+      .map((line) => line.slice(3))
+      .filter((path) => path !== '' && !path.startsWith('bench/')),
   };
 }

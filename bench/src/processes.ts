@@ -5,6 +5,7 @@
  * even when this process is killed with SIGKILL.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
@@ -98,13 +99,11 @@ export function spawnNode(
             reject(error);
           }
         };
+        // 'close' comes after 'exit' once stdout and stderr are drained, so the last lines are in.
         const onExit = () => {
-          // Lines written just before exiting may still be in the pipe.
-          setTimeout(() => {
-            check();
-            done();
-            reject(new Error(`exited (code ${child.exitCode}, signal ${child.signalCode}): ${describe()}`));
-          }, 50);
+          check();
+          done();
+          reject(new Error(`exited (code ${child.exitCode}, signal ${child.signalCode}): ${describe()}`));
         };
         const timer = setTimeout(() => {
           done();
@@ -113,10 +112,11 @@ export function spawnNode(
         const done = () => {
           clearTimeout(timer);
           waiters.delete(check);
-          child.off('exit', onExit);
+          child.off('close', onExit);
         };
         waiters.add(check);
-        child.once('exit', onExit);
+        if (child.exitCode !== null || child.signalCode !== null) setImmediate(onExit);
+        else child.once('close', onExit);
         check();
       });
     },
@@ -140,14 +140,70 @@ const CLOCK_TICKS = (() => {
   return Number.isFinite(ticks) && ticks > 0 ? ticks : 100;
 })();
 
-/** CPU time (user + system, all threads) a process has used so far, in ms; undefined if it is gone. */
-export function cpuTimeMs(pid: number | undefined): number | undefined {
+/**
+ * CPU time (user + system, all threads) a process has used so far, in ms, and that of its children
+ * it has waited for (for Redis: the AOF rewrite forks); undefined if it is gone.
+ */
+export function cpuTimeMs(pid: number | undefined): { own: number; children: number } | undefined {
   if (pid === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+    // Fields after "(comm)", from field 3 (state): utime, stime, cutime, cstime are fields 14-17.
+    const fields = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    const ms = (ticks: number) => (ticks * 1000) / CLOCK_TICKS;
+    return { own: ms(fields[11]! + fields[12]!), children: ms(fields[13]! + fields[14]!) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whole-machine CPU time so far (/proc/stat), in ms summed over all cores. */
+export function machineCpuMs(): { busy: number; steal: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest is counted in user)
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const ms = (ticks: number) => (ticks * 1000) / CLOCK_TICKS;
+  return {
+    busy: ms(user + nice + system + irq + softirq),
+    steal: ms(steal),
+    total: ms(user + nice + system + idle + iowait + irq + softirq + steal),
+  };
+}
+
+/**
+ * Waits until the machine is quiet: over one second, the CPU in use (in cores) is below `cores`.
+ * Returns the last measurement; gives up after `maxWaitMs` (the caller records the load it saw).
+ */
+export async function waitForQuietMachine(
+  cores: number,
+  maxWaitMs: number,
+  onWait: (busyCores: number) => void,
+): Promise<number> {
+  const deadline = Date.now() + maxWaitMs;
+  for (let attempt = 0; ; attempt++) {
+    const before = machineCpuMs();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const after = machineCpuMs();
+    const busyCores = (after.busy - before.busy) / 1_000;
+    if (busyCores < cores || Date.now() >= deadline) return busyCores;
+    if (attempt % 10 === 0) onWait(busyCores);
+  }
+}
+
+/** Read and write system calls a process has made so far (/proc/PID/io syscr, syscw). */
+export function syscallsOf(pid: number | undefined): { reads: number; writes: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string) => Number(io.match(new RegExp(`^${name}:\\s+(\\d+)`, 'm'))?.[1]);
+    return { reads: field('syscr'), writes: field('syscw') };
   } catch {
     return undefined;
   }
@@ -158,7 +214,8 @@ export function memoryOf(pid: number | undefined): { rss: number; peak: number }
   if (pid === undefined) return undefined;
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const field = (name: string) => Number(status.match(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm'))?.[1]) * 1024;
+    const field = (name: string) =>
+      Number(status.match(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm'))?.[1]) * 1024;
     return { rss: field('VmRSS'), peak: field('VmHWM') };
   } catch {
     return undefined;
@@ -166,7 +223,10 @@ export function memoryOf(pid: number | undefined): { rss: number; peak: number }
 }
 
 /** Samples a process's RSS every `intervalMs`; `stop()` returns the largest sample and VmHWM. */
-export function sampleMemory(pid: number, intervalMs = 100): { stop(): { sampledMax: number; peak: number } } {
+export function sampleMemory(
+  pid: number,
+  intervalMs = 100,
+): { stop(): { sampledMax: number; peak: number } } {
   let sampledMax = 0;
   let peak = 0;
   const sample = () => {
@@ -184,4 +244,25 @@ export function sampleMemory(pid: number, intervalMs = 100): { stop(): { sampled
       return { sampledMax, peak };
     },
   };
+}
+
+/**
+ * How fast one core of the machine is right now, in rounds per second of a fixed single-threaded
+ * workload (hashing, JSON): on a shared or virtual machine this moves, and every figure moves with it.
+ */
+export function cpuSpeedIndex(durationMs = 300): number {
+  const data = Buffer.alloc(16 * 1024, 7);
+  const record = {
+    id: 'x'.repeat(36),
+    recipients: ['a@example.com', 'b@example.net'],
+    body: 'y'.repeat(2_048),
+  };
+  const start = performance.now();
+  let rounds = 0;
+  while (performance.now() - start < durationMs) {
+    createHash('sha256').update(data).digest();
+    JSON.parse(JSON.stringify(record));
+    rounds++;
+  }
+  return Math.round(rounds / ((performance.now() - start) / 1_000));
 }

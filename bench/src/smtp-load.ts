@@ -200,6 +200,11 @@ export interface LoadOptions {
   idleTimeoutMs?: number;
 }
 
+export interface LoadHooks {
+  /** Called when every connection is set up and the clock starts. */
+  onStart?: () => void;
+}
+
 export interface LoadResult {
   messages: number;
   accepted: number;
@@ -222,7 +227,7 @@ export interface LoadResult {
 const EHLO_NAME = 'loadgen.bench.outpost.test';
 
 /** Runs the workload against an SMTP server; never throws for refusals, only counts them. */
-export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadResult> {
   const { messages, connections } = options;
   const workload = Array.from({ length: messages }, (_, index) => buildMessage(index, options.messageSize));
   const latencies = new Float64Array(messages).fill(Number.NaN);
@@ -250,6 +255,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     }),
   );
   const start = performance.now();
+  hooks.onStart?.();
 
   const session = async (pipe: SmtpPipe, first: number) => {
     let index = first;
@@ -315,13 +321,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
-// As the benchmark's child process: options in, one JSON line out; exits with its parent.
+// As the benchmark's child process: options in, "STARTED {}" when the clock starts, then
+// "RESULT {...}"; exits with its parent.
 if (import.meta.main) {
   process.stdin.on('end', () => process.exit(1));
   process.stdin.resume();
   try {
-    const result = await runLoad(JSON.parse(process.argv[2] ?? '{}') as LoadOptions);
-    process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
+    const options = JSON.parse(process.argv[2] ?? '{}') as LoadOptions;
+    const result = await runLoad(options, { onStart: () => process.stdout.write('STARTED {}\n') });
+    process.stdout.write(`RESULT ${JSON.stringify(result)}\n`, () => process.exit(0));
   } catch (error) {
     process.stderr.write(`load generator failed: ${(error as Error).stack ?? String(error)}\n`);
     process.exit(1);

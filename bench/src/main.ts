@@ -1,0 +1,242 @@
+/**
+ * `npm run bench -- ingest [--messages N] [--connections N] [--runs N] [--size BYTES]
+ *   [--storage flow,body-first] [--fsync always,everysec] [--quick] [--cpu-prof] [--out DIR]`
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { isRedisServerInstalled, REDIS_MISSING_MESSAGE, redisServerBinary } from '@outpost/testing';
+import {
+  FSYNC_POLICIES,
+  type FsyncPolicy,
+  label,
+  type RunResult,
+  runOnce,
+  STORAGE_DESIGNS,
+  type StorageDesign,
+} from './ingest-bench.ts';
+import { machineInfo, REPO_ROOT } from './machine.ts';
+import { installCleanupHandlers, onAbort } from './processes.ts';
+import {
+  DIAGNOSTIC_COLUMNS,
+  fsyncLabel,
+  MAIN_COLUMNS,
+  markdownReport,
+  POSTFIX_MSG_PER_SECOND,
+  type Report,
+  sourceWarning,
+  summarize,
+  TARGET_MSG_PER_SECOND,
+  textTable,
+  verdicts,
+} from './report.ts';
+import { createSnapshot } from './snapshot.ts';
+
+const USAGE = `usage: npm run bench -- ingest [options]
+
+  --messages N         messages per run (default 20000; --quick: 2000)
+  --connections N      concurrent SMTP connections (default 20)
+  --runs N             runs per storage design and fsync policy (default 3; --quick: 1)
+  --size BYTES         message size as submitted (default 2048)
+  --storage LIST       flow,body-first (default both)
+  --fsync LIST         always,everysec (default both)
+  --quick              a small run to check the harness; results go to bench/results/tmp/
+  --max-other-cpu PCT  redo a run when processes outside the benchmark used more CPU than this
+                       during it, in % of one core (default 10; the machine may be shared)
+  --retries N          how often to redo such a run before keeping it anyway (default 4)
+  --snapshot           benchmark a copy of the code taken at the start, not the live working tree
+                       (for a tree that others are editing while the benchmark runs)
+  --cpu-prof           write a V8 CPU profile of each ingest process to bench/results/tmp/profiles/
+  --out DIR            where to write the results (default bench/results/)
+`;
+
+const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
+
+function listOption<T extends string>(text: string | undefined, allowed: readonly T[], name: string): T[] {
+  if (text === undefined) return [...allowed];
+  const values = text.split(',').map((value) => value.trim());
+  for (const value of values) {
+    if (!allowed.includes(value as T))
+      throw new UsageError(`--${name}: "${value}" is not one of ${allowed.join(', ')}`);
+  }
+  return values as T[];
+}
+
+function positiveInteger(text: string | undefined, fallback: number, name: string): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name}: expected a positive integer`);
+  return value;
+}
+
+class UsageError extends Error {}
+
+function redisVersion(): string {
+  const probe = spawnSync(redisServerBinary(), ['--version'], { encoding: 'utf8' });
+  return probe.stdout.match(/v=(\S+)/)?.[1] ?? 'unknown';
+}
+
+function versionAtLeast(version: string, minimum: string): boolean {
+  const a = version.split('.').map(Number);
+  const b = minimum.split('.').map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const difference = (a[i] ?? 0) - (b[i] ?? 0);
+    if (difference !== 0) return difference > 0;
+  }
+  return true;
+}
+
+function timestamp(date: Date): string {
+  return date.toISOString().slice(0, 16).replace(':', '-');
+}
+
+async function ingestBenchmark(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      messages: { type: 'string' },
+      connections: { type: 'string' },
+      runs: { type: 'string' },
+      size: { type: 'string' },
+      storage: { type: 'string' },
+      fsync: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'max-other-cpu': { type: 'string' },
+      retries: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      snapshot: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const quick = values.quick;
+  const messages = positiveInteger(values.messages, quick ? 2_000 : 20_000, 'messages');
+  const connections = positiveInteger(values.connections, 20, 'connections');
+  const runs = positiveInteger(values.runs, quick ? 1 : 3, 'runs');
+  const messageSize = positiveInteger(values.size, 2_048, 'size');
+  const storages = listOption<StorageDesign>(values.storage, STORAGE_DESIGNS, 'storage');
+  const fsyncs = listOption<FsyncPolicy>(values.fsync, FSYNC_POLICIES, 'fsync');
+  const maxOtherCpu = positiveInteger(values['max-other-cpu'], 10, 'max-other-cpu');
+  const retries = values.retries === '0' ? 0 : positiveInteger(values.retries, 4, 'retries');
+  const outDir = values.out ?? (quick ? join(RESULTS_DIR, 'tmp') : RESULTS_DIR);
+  const profileDir = values['cpu-prof'] ? join(RESULTS_DIR, 'tmp', 'profiles') : undefined;
+
+  if (!isRedisServerInstalled()) throw new Error(REDIS_MISSING_MESSAGE);
+  installCleanupHandlers();
+  const redis = redisVersion();
+  const redisHasWaitAof = versionAtLeast(redis, '7.2.0');
+  const machine = machineInfo(redis);
+  const started = new Date();
+  const command = ['npm run bench --', 'ingest', ...argv].join(' ');
+
+  process.stdout.write(
+    `Ingest benchmark: ${messages.toLocaleString('en-US')} messages x ${messageSize} B over ${connections} ` +
+      `connections, ${runs} run(s) of each of ${storages.join(', ')} x appendfsync ${fsyncs.join(', ')}\n` +
+      `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, Redis ${redis}` +
+      `${redisHasWaitAof ? '' : ' (no WAITAOF: everysec runs with OUTPOST_REDIS_DURABILITY=none, not durable)'}\n\n`,
+  );
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const snapshot = values.snapshot ? createSnapshot(REPO_ROOT) : undefined;
+  if (snapshot) {
+    onAbort(snapshot.remove);
+    process.stdout.write(`Benchmarking a snapshot of the code: ${snapshot.root}\n\n`);
+  }
+
+  // Round-robin over the configurations, so slow drift on the machine hits them all alike.
+  const results: RunResult[] = [];
+  for (let run = 1; run <= runs; run++) {
+    for (const storage of storages) {
+      for (const fsync of fsyncs) {
+        const settings = {
+          storage,
+          fsync,
+          run,
+          messages,
+          connections,
+          messageSize,
+          redisHasWaitAof,
+          ...(profileDir && { cpuProfileDir: profileDir }),
+          notice: (text: string) => process.stdout.write(`(${text}) `),
+          ...(snapshot && { codeRoot: snapshot.root }),
+        };
+        process.stdout.write(`  ${label(settings).padEnd(26)} `);
+        let result = await runOnce(settings);
+        for (let retry = 1; retry <= retries && result.machine.otherPercent > maxOtherCpu; retry++) {
+          process.stdout.write(
+            `(redone: other processes used ${result.machine.otherPercent.toFixed(0)}% CPU during it) `,
+          );
+          result = { ...(await runOnce(settings)), attempts: retry + 1 };
+        }
+        results.push(result);
+        const { load } = result;
+        process.stdout.write(
+          `${Math.round(load.acceptedPerSecond).toLocaleString('en-US').padStart(6)} msg/s  ` +
+            `p50 ${load.latencyMs.p50.toFixed(1)} ms  p99 ${load.latencyMs.p99.toFixed(1)} ms  ` +
+            `ingest CPU ${result.ingest.cpuPercent.toFixed(0)}%  Redis CPU ${result.redis.cpuPercent.toFixed(0)}%  ` +
+            `other CPU ${result.machine.otherPercent.toFixed(0)}%  speed ${result.machine.cpuSpeedIndex}  ` +
+            `${load.failed} failed${result.check.ok ? '' : '  STORE CHECK FAILED'}\n`,
+        );
+      }
+    }
+  }
+
+  snapshot?.remove();
+  const summary = summarize(results, redis);
+  const report: Report = {
+    benchmark: 'ingest',
+    date: started.toISOString(),
+    command,
+    machine,
+    workload: {
+      messages,
+      connections,
+      messageSize,
+      runs,
+      recipientsPerMessage: '1-3 recipients at 4 domains',
+    },
+    reference: { postfixMsgPerSecond: POSTFIX_MSG_PER_SECOND, targetMsgPerSecond: TARGET_MSG_PER_SECOND },
+    summary,
+    runs: results,
+  };
+  process.stdout.write(
+    `\n${textTable(summary, MAIN_COLUMNS)}\n\n${verdicts(summary).join('\n')}\n\n` +
+      `Where the time goes:\n${textTable(summary, DIAGNOSTIC_COLUMNS)}\n`,
+  );
+  const changed = sourceWarning(results);
+  if (changed) process.stdout.write(`\n${changed}\n`);
+  if (!redisHasWaitAof && fsyncs.includes('everysec')) {
+    process.stdout.write(`Note: ${fsyncLabel('everysec', 'none', redis)}.\n`);
+  }
+
+  mkdirSync(outDir, { recursive: true });
+  const base = quick ? `ingest-quick-${timestamp(started)}` : `ingest-${timestamp(started)}`;
+  const jsonPath = join(outDir, `${base}.json`);
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  const markdownPath = join(outDir, quick ? 'ingest-quick-latest.md' : 'ingest-latest.md');
+  writeFileSync(markdownPath, markdownReport(report));
+  process.stdout.write(`\nWrote ${jsonPath}\n  and ${markdownPath}\n`);
+  if (results.some((result) => result.load.failed > 0 || !result.check.ok)) process.exitCode = 1;
+}
+
+const [benchmark, ...rest] = process.argv.slice(2);
+try {
+  if (benchmark === 'ingest') await ingestBenchmark(rest);
+  else {
+    process.stderr.write(`${benchmark ? `unknown benchmark "${benchmark}"\n` : ''}${USAGE}`);
+    process.exitCode = 2;
+  }
+} catch (error) {
+  if (error instanceof UsageError) {
+    process.stderr.write(`${error.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`\ningest benchmark failed: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

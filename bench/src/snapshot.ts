@@ -1,0 +1,57 @@
+/**
+ * A frozen copy of the code under test, for benchmarking a working tree that others keep editing:
+ * the sources (libs, services, bench) are copied to a temporary directory, the installed packages are
+ * linked, and the workspace links under node_modules/@outpost point into the copy.
+ */
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, sep } from 'node:path';
+
+const SKIPPED = new Set(['node_modules', '.git', '.turbo', 'dist']);
+
+export interface Snapshot {
+  root: string;
+  remove(): void;
+}
+
+export function createSnapshot(repoRoot: string): Snapshot {
+  const root = mkdtempSync(join(tmpdir(), 'outpost-bench-src-'));
+  const results = join(repoRoot, 'bench', 'results');
+  cpSync(repoRoot, root, {
+    recursive: true,
+    filter: (source) => {
+      const path = relative(repoRoot, source);
+      return !path.split(sep).some((part) => SKIPPED.has(part)) && !source.startsWith(results);
+    },
+  });
+  const modules = join(repoRoot, 'node_modules');
+  mkdirSync(join(root, 'node_modules'));
+  for (const name of readdirSync(modules)) {
+    if (name === '@outpost') {
+      // Relative links (../../libs/config) that now resolve inside the copy.
+      mkdirSync(join(root, 'node_modules', name));
+      for (const link of readdirSync(join(modules, name))) {
+        symlinkSync(readlinkSync(join(modules, name, link)), join(root, 'node_modules', name, link));
+      }
+    } else {
+      symlinkSync(join(modules, name), join(root, 'node_modules', name));
+    }
+  }
+  // A workspace's own node_modules (a version that differs from the root's) stays linked as well.
+  for (const group of ['libs', 'services']) {
+    for (const name of readdirSync(join(repoRoot, group))) {
+      const nested = join(repoRoot, group, name, 'node_modules');
+      if (existsSync(nested)) symlinkSync(nested, join(root, group, name, 'node_modules'));
+    }
+  }
+  return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
+}

@@ -1,0 +1,12 @@
+export { type RunResult, type RunSettings, runOnce } from './ingest-bench.ts';
+export type { IngestStats } from './ingest-process.ts';
+export {
+  buildMessage,
+  dataSection,
+  dotStuff,
+  type LoadOptions,
+  type LoadResult,
+  runLoad,
+  SmtpPipe,
+} from './smtp-load.ts';
+export { median, percentile, spread } from './stats.ts';

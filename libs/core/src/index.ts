@@ -1,4 +1,5 @@
 export * from './delivery/index.ts';
+export * from './diagnosis/index.ts';
 export * from './dsn/index.ts';
 export * from './envelope.ts';
 export * from './headers.ts';

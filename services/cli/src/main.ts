@@ -12,6 +12,7 @@ import type { Logger, Tracer } from '@outpost/telemetry';
 import { startTraceQuery } from '@outpost/trace-query';
 import { startWebhookSender } from '@outpost/webhooks';
 import { Command } from 'commander';
+import { addExplainCommand } from './explain-command.ts';
 import { hashPasswordCommand } from './hash-password-command.ts';
 import { addOperatorCommands, deliveryControl } from './operator-commands.ts';
 import { addQueryCommands } from './query-commands.ts';
@@ -60,6 +61,7 @@ export async function main(argv: string[]): Promise<void> {
     );
 
   addOperatorCommands(program);
+  addExplainCommand(program);
   addQueryCommands(program);
   addSuppressionCommands(program);
 

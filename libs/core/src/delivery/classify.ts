@@ -26,7 +26,7 @@ const TEXT_CATEGORIES: ReadonlyArray<readonly [FailureCategory, RegExp]> = [
   ['greylisted', /gr[ea]y ?-?list|greylisted|try again in \d+ (?:sec|min)/i],
   [
     'rate_limited',
-    /rate ?limit|too many (?:messages|mails|connections|recipients from)|throttl|exceeded .*(?:rate|quota of messages)|4\.7\.28|sending (?:rate|limit)/i,
+    /rate ?limit|too many (?:messages|mails|connections|recipients from)|throttl|exceeded .*(?:rate|quota of messages)|4\.7\.28|sending (?:rate|limit)|unexpected volume/i,
   ],
   [
     'blocklisted',
@@ -34,7 +34,7 @@ const TEXT_CATEGORIES: ReadonlyArray<readonly [FailureCategory, RegExp]> = [
   ],
   [
     'policy_ip_or_ptr',
-    /reverse (?:dns|lookup)|\bptr\b|\brdns\b|dynamic|dial-?up|residential|\bppp\b|\badsl\b|client host .*rejected|cannot find your hostname|hostname .*(?:not|does not) match/i,
+    /reverse (?:dns|lookup|hostname)|the ip you're using|not authorized to send email directly|\bptr\b|\brdns\b|dynamic|dial-?up|residential|\bppp\b|\badsl\b|client host .*rejected|cannot find your hostname|hostname .*(?:not|does not) match/i,
   ],
   ['tls_required', /starttls|tls (?:is )?required|encryption required|must use tls|5\.7\.10/i],
   [
@@ -53,7 +53,10 @@ const TEXT_CATEGORIES: ReadonlyArray<readonly [FailureCategory, RegExp]> = [
     'auth_or_relay_denied',
     /relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited)|not permitted to relay|authentication required|relay not allowed/i,
   ],
-  ['content_rejected', /spam|virus|malware|content|message (?:rejected|refused)|policy violation|phish/i],
+  [
+    'content_rejected',
+    /spam|virus|malware|content|message (?:rejected|refused)|policy violation|phish|not accepted for policy reasons/i,
+  ],
   [
     'busy_try_later',
     /busy|try (?:again )?later|temporar|service (?:not )?available|too many connections|overload/i,
@@ -221,9 +224,7 @@ export const CLASSIFICATION_RULES: readonly Rule[] = [
         (reply, stage) =>
           reply.code === 552 &&
           stage === 'rcpt' &&
-          (reply.enhanced === undefined ||
-            reply.enhanced === '5.5.3' ||
-            /too many recipients/i.test(reply.text)),
+          (reply.enhanced === '5.5.3' || /too many recipients/i.test(reply.text)),
       ),
     classify: (event) => deferred(`4.${enhancedStatusOf(replyOf(event)).slice(2)}`, 'busy_try_later'),
   },

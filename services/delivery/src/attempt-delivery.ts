@@ -187,7 +187,7 @@ async function tryEveryAddress(
   for (const target of hosts) {
     const { addresses, rejected } = target.pinnedAddress
       ? { addresses: [target.pinnedAddress], rejected: undefined }
-      : await addressesOfHost(target.host, deps);
+      : await addressesOfHost(target.host, deps, target.configured);
     if (rejected) routeProblem = mergeRouteProblem(routeProblem, rejected);
     for (const address of addresses) {
       if (tried.has(`${address}:${target.port}`)) continue;

@@ -31,6 +31,8 @@ export interface RoutedHost {
   auth?: Candidate['auth'];
   /** Try only this address of the host (a kept connection's). */
   pinnedAddress?: string;
+  /** Named by the operator's transport map, not by DNS: private addresses are what it means. */
+  configured?: boolean;
 }
 
 /** The hosts to try for a domain, or the event that ends the attempt before any connection. */
@@ -46,6 +48,7 @@ export async function routeDomain(domain: string, deps: RouteDeps): Promise<Rout
           host: transport.host,
           port: transport.port,
           lmtp: transport.protocol === 'lmtp',
+          configured: true,
           ...(transport.auth && { auth: transport.auth }),
         },
       ],
@@ -91,6 +94,7 @@ export function dnsEvent(error: unknown, what: string): DeliveryEvent {
 export async function addressesOfHost(
   host: string,
   deps: RouteDeps,
+  configured = false,
 ): Promise<{ addresses: string[]; rejected?: DeliveryEvent }> {
   let answer: { ipv4: string[]; ipv6: string[] };
   // A transport map may name an address literal (`[10.0.0.5]`): nothing to look up.
@@ -109,7 +113,10 @@ export async function addressesOfHost(
   if (all.some((address) => deps.selfAddresses.has(address))) {
     return { addresses: [], rejected: { kind: 'loop', detail: `${host} resolves to this server` } };
   }
-  const usable = deps.allowPrivateDestinations ? all : all.filter((address) => !isPrivateAddress(address));
+  // The private-address rule guards against what DNS answers for the world's domains; a smarthost
+  // the operator configured on an internal network is meant to be private.
+  const usable =
+    deps.allowPrivateDestinations || configured ? all : all.filter((address) => !isPrivateAddress(address));
   if (usable.length === 0 && all.length > 0) {
     return {
       addresses: [],

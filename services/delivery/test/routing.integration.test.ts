@@ -191,7 +191,11 @@ describe('transport map', () => {
 
   test('a domain routed to an address literal is delivered there without any DNS lookup', async () => {
     const relay = await world.receiver('127.0.0.20');
-    await world.startDelivery({ OUTPOST_TRANSPORT_MAP: `routed.test=smtp://[127.0.0.20]:${world.port}` });
+    // Private destinations are not allowed: a configured route may still be private.
+    await world.startDelivery({
+      OUTPOST_TRANSPORT_MAP: `routed.test=smtp://[127.0.0.20]:${world.port}`,
+      OUTPOST_ALLOW_PRIVATE_DESTINATIONS: 'false',
+    });
     const before = world.dns.queries.length;
     const message = await world.enqueue({ recipients: ['bob@routed.test'] });
     await world.waitForMessageDone(message.id);

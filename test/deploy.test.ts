@@ -24,7 +24,9 @@ test('redis runs with AOF fsync always and noeviction, on a named volume, with a
 });
 
 test('every Outpost service waits for a healthy redis, restarts, and checks its own health', () => {
-  const outpost = Object.entries(compose.services).filter(([name]) => name !== 'redis' && name !== 'jaeger');
+  const outpost = Object.entries(compose.services).filter(
+    ([name]) => !['redis', 'jaeger', 'mailpit'].includes(name),
+  );
   assert.ok(outpost.some(([name]) => name === 'ingest'));
   for (const [name, service] of outpost) {
     assert.deepEqual(
@@ -53,6 +55,14 @@ test('traces go to a pinned Jaeger v2 over OTLP', () => {
   assert.match(String(compose.services.jaeger!.image), /^jaegertracing\/jaeger:2\.\d+\.\d+$/);
   const env = compose.services.ingest!.environment as Record<string, string>;
   assert.match(env.OTEL_EXPORTER_OTLP_ENDPOINT!, /jaeger:4318/);
+});
+
+test('the demo profile adds a catch-all server that the transport map routes a demo domain to', () => {
+  const mailpit = compose.services.mailpit!;
+  assert.deepEqual(mailpit.profiles, ['demo']);
+  assert.match(String(mailpit.image), /^axllent\/mailpit:v\d+\.\d+\.\d+$/);
+  const env = compose.services.delivery!.environment as Record<string, string>;
+  assert.match(env.OUTPOST_TRANSPORT_MAP!, /demo\.outpost\.test=smtp:\/\/mailpit:1025/);
 });
 
 test('the image pins its base, runs as a non-root user and starts the outpost command', () => {

@@ -16,9 +16,10 @@ function derive(password: string, salt: Buffer, ln: number, r: number, p: number
   });
 }
 
-export async function hashPassword(password: string): Promise<string> {
+/** `ln` is log2 of scrypt's cost N; the default (15: 32 MiB, ~100 ms) suits stored user passwords. */
+export async function hashPassword(password: string, ln: number = DEFAULTS.ln): Promise<string> {
   const salt = randomBytes(16);
-  const { ln, r, p } = DEFAULTS;
+  const { r, p } = DEFAULTS;
   const key = await derive(password, salt, ln, r, p);
   return `$scrypt$ln=${ln},r=${r},p=${p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }

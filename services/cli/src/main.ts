@@ -12,6 +12,7 @@ import type { Logger, Tracer } from '@outpost/telemetry';
 import { startTraceQuery } from '@outpost/trace-query';
 import { startWebhookSender } from '@outpost/webhooks';
 import { Command } from 'commander';
+import { addDoctorCommand } from './doctor/doctor-command.ts';
 import { addExplainCommand } from './explain-command.ts';
 import { hashPasswordCommand } from './hash-password-command.ts';
 import { addOperatorCommands, deliveryControl } from './operator-commands.ts';
@@ -62,6 +63,7 @@ export async function main(argv: string[]): Promise<void> {
 
   addOperatorCommands(program);
   addExplainCommand(program);
+  addDoctorCommand(program);
   addQueryCommands(program);
   addSuppressionCommands(program);
 

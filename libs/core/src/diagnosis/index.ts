@@ -1,1 +1,2 @@
 export * from './explain-reply.ts';
+export * from './sending-checks.ts';

@@ -19,7 +19,8 @@ export interface Recipient {
 
 /** Who handed us the message, for the Received: header, logs and policy. */
 export interface ClientIdentity {
-  protocol: 'smtp' | 'http';
+  /** `local`: made by Outpost itself (a DSN), not handed over by a client. */
+  protocol: 'smtp' | 'http' | 'local';
   address: string;
   heloName?: string;
   user?: string;

@@ -3,6 +3,7 @@ import { formatRfc5322Date } from './rfc5322-date.ts';
 
 /** RFC 3848 "with" protocol names: S = TLS, A = authenticated. */
 export function receivedProtocol(client: ClientIdentity): string {
+  if (client.protocol === 'local') return 'local';
   if (client.protocol === 'http') return client.tls ? 'HTTPS' : 'HTTP';
   return `ESMTP${client.tls ? 'S' : ''}${client.user ? 'A' : ''}`;
 }
@@ -25,8 +26,12 @@ export function buildReceivedHeader(options: {
   time: number;
 }): string {
   const { client, byHost, id, recipients, time } = options;
-  const helo = client.heloName ? sanitizeToken(client.heloName) : 'unknown';
   const forClause = recipients.length === 1 ? `\r\n\tfor <${recipients[0]}>` : '';
+  if (client.protocol === 'local') {
+    // Made here (a DSN): there is no "from" hop to record, only ours (RFC 5321 §4.4).
+    return `Received: by ${byHost} (Outpost) id ${id}${forClause};\r\n\t${formatRfc5322Date(time)}`;
+  }
+  const helo = client.heloName ? sanitizeToken(client.heloName) : 'unknown';
   return (
     `Received: from ${helo} (${addressLiteral(client.address)})\r\n` +
     `\tby ${byHost} (Outpost) with ${receivedProtocol(client)} id ${id}${forClause};\r\n` +

@@ -93,3 +93,13 @@ test('recipients are grouped per domain (case-insensitive), duplicates dropped, 
     ],
   );
 });
+
+test('a message Outpost made itself (a DSN) records only our own hop', () => {
+  const message = prepareMessage(
+    input('Subject: dsn\r\n\r\nB\r\n', { client: { protocol: 'local', address: '127.0.0.1', tls: false } }),
+  );
+  assert.match(
+    message.body.toString(),
+    /^Received: by mx\.outpost\.test \(Outpost\) id 019ac6a4-0000-7000-8000-000000000000\r\n\tfor <bob@example\.org>;\r\n\t/,
+  );
+});

@@ -50,5 +50,5 @@ export async function writeDsn(
 
 /** The DSN is made here, not received: its Received: field names ourselves. */
 function localClient(hostname: string): ClientIdentity {
-  return { protocol: 'smtp', address: '127.0.0.1', heloName: hostname, tls: false };
+  return { protocol: 'local', address: '127.0.0.1', heloName: hostname, tls: false };
 }

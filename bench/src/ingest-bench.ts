@@ -4,8 +4,10 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { generateApiKey } from '@outpost/ingest';
 import { parseRedisInfo } from '@outpost/queue';
 import { TestRedis } from '@outpost/testing';
+import type { HttpBody, HttpLoadOptions } from './http-load.ts';
 import type { IngestStats } from './ingest-process.ts';
 import { REPO_ROOT, sourceFingerprint } from './machine.ts';
 import {
@@ -27,17 +29,25 @@ export type StorageDesign = (typeof STORAGE_DESIGNS)[number];
 export const FSYNC_POLICIES = ['always', 'everysec'] as const;
 export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
 export type Durability = 'fsync' | 'waitaof' | 'none';
+export const PROTOCOLS = ['smtp', 'http'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
 
 const INGEST_SCRIPT = join('bench', 'src', 'ingest-process.ts');
 const LOAD_SCRIPT = join('bench', 'src', 'smtp-load.ts');
+const HTTP_LOAD_SCRIPT = join('bench', 'src', 'http-load.ts');
 const HOSTNAME = 'bench.outpost.test';
 
 export interface RunSettings {
+  /** How the load comes in: SMTP (plain, pipelined) or the HTTP API (POST /v1/messages). */
+  protocol: Protocol;
+  /** HTTP only: the request form, parts (`composed`) or a complete message (`raw`). */
+  httpBody?: HttpBody;
   storage: StorageDesign;
   fsync: FsyncPolicy;
   /** 1-based, within its (storage, fsync) pair. */
   run: number;
   messages: number;
+  /** SMTP connections, or HTTP requests in flight (one keep-alive connection each). */
   connections: number;
   messageSize: number;
   /** Redis >= 7.2 has WAITAOF, which makes everysec durable. */
@@ -55,6 +65,10 @@ const QUIET_MACHINE_CORES = 0.15;
 const QUIET_MACHINE_MAX_WAIT_MS = 180_000;
 
 export interface RunResult {
+  protocol: Protocol;
+  httpBody?: HttpBody;
+  /** SMTP connections or HTTP requests in flight. */
+  connections: number;
   storage: StorageDesign;
   fsync: FsyncPolicy;
   durability: Durability;
@@ -149,7 +163,11 @@ async function eventStreams(client: RedisClient): Promise<{ bytes: number; entri
   return { bytes, entries };
 }
 
-function commandCounts(commandstats: Record<string, string>, messages: number): Record<string, number> {
+/** Redis commands per message from INFO commandstats, without the benchmark's own bookkeeping. */
+export function commandCounts(
+  commandstats: Record<string, string>,
+  messages: number,
+): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const [key, value] of Object.entries(commandstats)) {
     const calls = Number(value.match(/calls=(\d+)/)?.[1] ?? 0);
@@ -183,6 +201,9 @@ export async function runOnce(settings: RunSettings): Promise<RunResult> {
   const children: NodeChild[] = [];
   try {
     const durability = durabilityFor(settings.fsync, settings.redisHasWaitAof);
+    // A fresh key per run, unlimited so that the rate limiter does not take part (it is skipped
+    // without a Redis call for unlimited keys). Only its hash goes to ingest.
+    const apiKey = generateApiKey({ name: 'bench', senders: ['*'], rate: 'unlimited' });
     const ingest = spawnNode(join(codeRoot, INGEST_SCRIPT), [], {
       env: {
         PATH: process.env.PATH ?? '',
@@ -191,6 +212,8 @@ export async function runOnce(settings: RunSettings): Promise<RunResult> {
         REDIS_URL: redis.url,
         OUTPOST_REDIS_DURABILITY: durability,
         OUTPOST_SMTP_LISTEN: '127.0.0.1:0',
+        OUTPOST_HTTP_LISTEN: '127.0.0.1:0',
+        OUTPOST_API_KEYS: apiKey.entry,
         LOG_LEVEL: 'warn',
         BENCH_STORAGE: settings.storage,
         BENCH_REDIS_PID: String(redis.pid),
@@ -209,10 +232,12 @@ export async function runOnce(settings: RunSettings): Promise<RunResult> {
       ],
     });
     children.push(ingest);
-    const ready = await ingest.nextLine<{ port: number; durability: Durability; pid: number }>(
-      'READY ',
-      60_000,
-    );
+    const ready = await ingest.nextLine<{
+      port: number;
+      httpPort: number;
+      durability: Durability;
+      pid: number;
+    }>('READY ', 60_000);
     if (ready.durability !== durability) {
       throw new Error(`ingest resolved durability "${ready.durability}", expected "${durability}"`);
     }
@@ -226,14 +251,26 @@ export async function runOnce(settings: RunSettings): Promise<RunResult> {
     const rssAtReadyBytes = memoryOf(ingestPid)?.rss ?? Number.NaN;
     const memory = sampleMemory(ingestPid);
 
-    const loadOptions: LoadOptions = {
-      host: '127.0.0.1',
-      port: ready.port,
-      messages: settings.messages,
-      connections: settings.connections,
-      messageSize: settings.messageSize,
-    };
-    const loadgen = spawnNode(join(codeRoot, LOAD_SCRIPT), [JSON.stringify(loadOptions)], {
+    const loadOptions: LoadOptions | HttpLoadOptions =
+      settings.protocol === 'http'
+        ? {
+            host: '127.0.0.1',
+            port: ready.httpPort,
+            messages: settings.messages,
+            concurrency: settings.connections,
+            messageSize: settings.messageSize,
+            body: settings.httpBody ?? 'composed',
+            apiKey: apiKey.key,
+          }
+        : {
+            host: '127.0.0.1',
+            port: ready.port,
+            messages: settings.messages,
+            connections: settings.connections,
+            messageSize: settings.messageSize,
+          };
+    const script = settings.protocol === 'http' ? HTTP_LOAD_SCRIPT : LOAD_SCRIPT;
+    const loadgen = spawnNode(join(codeRoot, script), [JSON.stringify(loadOptions)], {
       env: { PATH: process.env.PATH ?? '' },
     });
     children.push(loadgen);
@@ -279,6 +316,9 @@ export async function runOnce(settings: RunSettings): Promise<RunResult> {
     const percentOf = (ms: number) => Math.round((ms / load.elapsedMs) * 1000) / 10;
 
     return {
+      protocol: settings.protocol,
+      ...(settings.protocol === 'http' && { httpBody: settings.httpBody ?? 'composed' }),
+      connections: settings.connections,
       storage: settings.storage,
       fsync: settings.fsync,
       durability,
@@ -332,6 +372,13 @@ export async function runOnce(settings: RunSettings): Promise<RunResult> {
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
 
-export function label(settings: { storage: StorageDesign; fsync: FsyncPolicy; run: number }): string {
-  return `${settings.storage}-${settings.fsync}-run${settings.run}`;
+export function label(settings: {
+  protocol: Protocol;
+  httpBody?: HttpBody;
+  storage: StorageDesign;
+  fsync: FsyncPolicy;
+  run: number;
+}): string {
+  const via = settings.protocol === 'http' ? `http-${settings.httpBody ?? 'composed'}-` : '';
+  return `${via}${settings.storage}-${settings.fsync}-run${settings.run}`;
 }

@@ -3,7 +3,7 @@
  * BENCH_STORAGE (flow | body-first). Configuration comes from the OUTPOST_* environment as usual.
  *
  * Talks to the benchmark over stdio, one line per message:
- *   stdout  READY {"port":..,"durability":..,"storage":..}   once listening
+ *   stdout  READY {"port":..,"httpPort":..,"durability":..,"storage":..}   once listening
  *   stdin   "baseline"  weigh the heap after a full GC (before the load starts)
  *   stdin   "mark"   start a measurement window (writer timings, event-loop utilisation)
  *   stdin   "stats"  -> stdout STATS {...} for the window since "mark"
@@ -153,5 +153,11 @@ try {
   process.exit(1);
 }
 process.stdout.write(
-  `READY ${JSON.stringify({ port: ingest.addresses.smtp.port, durability, storage, pid: process.pid })}\n`,
+  `READY ${JSON.stringify({
+    port: ingest.addresses.smtp.port,
+    httpPort: ingest.addresses.http.port,
+    durability,
+    storage,
+    pid: process.pid,
+  })}\n`,
 );

@@ -1,18 +1,30 @@
 /**
- * `npm run bench -- ingest [--messages N] [--connections N] [--runs N] [--size BYTES]
- *   [--storage flow,body-first] [--fsync always,everysec] [--quick] [--cpu-prof] [--out DIR]`
+ * `npm run bench -- ingest [options]`: SMTP and HTTP ingest (see USAGE).
+ * `npm run bench -- delivery [options]`: delivery workers (delivery-main.ts).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { isRedisServerInstalled, REDIS_MISSING_MESSAGE, redisServerBinary } from '@outpost/testing';
+import { isRedisServerInstalled, REDIS_MISSING_MESSAGE } from '@outpost/testing';
+import {
+  listOption,
+  positiveInteger,
+  RESULTS_DIR,
+  redisVersion,
+  timestamp,
+  UsageError,
+  versionAtLeast,
+} from './cli-options.ts';
+import { deliveryBenchmark } from './delivery-main.ts';
+import { HTTP_BODIES, type HttpBody } from './http-load.ts';
 import {
   FSYNC_POLICIES,
   type FsyncPolicy,
   label,
+  PROTOCOLS,
+  type Protocol,
   type RunResult,
+  type RunSettings,
   runOnce,
   STORAGE_DESIGNS,
   type StorageDesign,
@@ -35,13 +47,19 @@ import {
 import { createSnapshot } from './snapshot.ts';
 
 const USAGE = `usage: npm run bench -- ingest [options]
+       npm run bench -- delivery [options]   (npm run bench -- delivery --help)
 
   --messages N         messages per run (default 20000; --quick: 2000)
   --connections N      concurrent SMTP connections (default 20)
-  --runs N             runs per storage design and fsync policy (default 3; --quick: 1)
-  --size BYTES         message size as submitted (default 2048)
-  --storage LIST       flow,body-first (default both)
-  --fsync LIST         always,everysec (default both)
+  --runs N             runs per row (default 3; --quick: 1)
+  --size BYTES         message size as submitted; the HTTP request's JSON size (default 2048)
+  --storage LIST       flow,body-first: the SMTP rows (default both)
+  --fsync LIST         always,everysec: the SMTP rows (default both)
+  --protocol LIST      smtp,http (default both)
+  --http-messages N    requests per HTTP run (default: --messages)
+  --http-concurrency N HTTP requests in flight, one keep-alive connection each (default 50)
+  --http-body LIST     composed,raw: {from, to, subject, text} or a complete message (default composed)
+  --http-fsync LIST    always,everysec: the HTTP rows, all with flow storage (default always)
   --quick              a small run to check the harness; results go to bench/results/tmp/
   --max-other-cpu PCT  redo a run when processes outside the benchmark used more CPU than this
                        during it, in % of one core (default 10; the machine may be shared)
@@ -51,46 +69,6 @@ const USAGE = `usage: npm run bench -- ingest [options]
   --cpu-prof           write a V8 CPU profile of each ingest process to bench/results/tmp/profiles/
   --out DIR            where to write the results (default bench/results/)
 `;
-
-const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
-
-function listOption<T extends string>(text: string | undefined, allowed: readonly T[], name: string): T[] {
-  if (text === undefined) return [...allowed];
-  const values = text.split(',').map((value) => value.trim());
-  for (const value of values) {
-    if (!allowed.includes(value as T))
-      throw new UsageError(`--${name}: "${value}" is not one of ${allowed.join(', ')}`);
-  }
-  return values as T[];
-}
-
-function positiveInteger(text: string | undefined, fallback: number, name: string): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name}: expected a positive integer`);
-  return value;
-}
-
-class UsageError extends Error {}
-
-function redisVersion(): string {
-  const probe = spawnSync(redisServerBinary(), ['--version'], { encoding: 'utf8' });
-  return probe.stdout.match(/v=(\S+)/)?.[1] ?? 'unknown';
-}
-
-function versionAtLeast(version: string, minimum: string): boolean {
-  const a = version.split('.').map(Number);
-  const b = minimum.split('.').map(Number);
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const difference = (a[i] ?? 0) - (b[i] ?? 0);
-    if (difference !== 0) return difference > 0;
-  }
-  return true;
-}
-
-function timestamp(date: Date): string {
-  return date.toISOString().slice(0, 16).replace(':', '-');
-}
 
 async function ingestBenchmark(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -102,6 +80,11 @@ async function ingestBenchmark(argv: string[]): Promise<void> {
       size: { type: 'string' },
       storage: { type: 'string' },
       fsync: { type: 'string' },
+      protocol: { type: 'string' },
+      'http-messages': { type: 'string' },
+      'http-concurrency': { type: 'string' },
+      'http-body': { type: 'string' },
+      'http-fsync': { type: 'string' },
       quick: { type: 'boolean', default: false },
       'max-other-cpu': { type: 'string' },
       retries: { type: 'string' },
@@ -122,6 +105,11 @@ async function ingestBenchmark(argv: string[]): Promise<void> {
   const messageSize = positiveInteger(values.size, 2_048, 'size');
   const storages = listOption<StorageDesign>(values.storage, STORAGE_DESIGNS, 'storage');
   const fsyncs = listOption<FsyncPolicy>(values.fsync, FSYNC_POLICIES, 'fsync');
+  const protocols = listOption<Protocol>(values.protocol, PROTOCOLS, 'protocol');
+  const httpMessages = positiveInteger(values['http-messages'], messages, 'http-messages');
+  const httpConcurrency = positiveInteger(values['http-concurrency'], 50, 'http-concurrency');
+  const httpBodies = listOption<HttpBody>(values['http-body'], HTTP_BODIES, 'http-body', ['composed']);
+  const httpFsyncs = listOption<FsyncPolicy>(values['http-fsync'], FSYNC_POLICIES, 'http-fsync', ['always']);
   const maxOtherCpu = positiveInteger(values['max-other-cpu'], 10, 'max-other-cpu');
   const retries = values.retries === '0' ? 0 : positiveInteger(values.retries, 4, 'retries');
   const outDir = values.out ?? (quick ? join(RESULTS_DIR, 'tmp') : RESULTS_DIR);
@@ -136,8 +124,16 @@ async function ingestBenchmark(argv: string[]): Promise<void> {
   const command = ['npm run bench --', 'ingest', ...argv].join(' ');
 
   process.stdout.write(
-    `Ingest benchmark: ${messages.toLocaleString('en-US')} messages x ${messageSize} B over ${connections} ` +
-      `connections, ${runs} run(s) of each of ${storages.join(', ')} x appendfsync ${fsyncs.join(', ')}\n` +
+    'Ingest benchmark: ' +
+      (protocols.includes('smtp')
+        ? `SMTP ${messages.toLocaleString('en-US')} messages x ${messageSize} B over ${connections} ` +
+          `connections, ${storages.join(', ')} x appendfsync ${fsyncs.join(', ')}; `
+        : '') +
+      (protocols.includes('http')
+        ? `HTTP ${httpMessages.toLocaleString('en-US')} requests (${httpBodies.join(', ')}) x ~${messageSize} B, ` +
+          `${httpConcurrency} in flight, flow x appendfsync ${httpFsyncs.join(', ')}; `
+        : '') +
+      `${runs} run(s) of each\n` +
       `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, Redis ${redis}` +
       `${redisHasWaitAof ? '' : ' (no WAITAOF: everysec runs with OUTPOST_REDIS_DURABILITY=none, not durable)'}\n\n`,
   );
@@ -148,41 +144,53 @@ async function ingestBenchmark(argv: string[]): Promise<void> {
     process.stdout.write(`Benchmarking a snapshot of the code: ${snapshot.root}\n\n`);
   }
 
+  // The rows: SMTP for every storage design and fsync policy, HTTP with the services' design (flow).
+  type Row = Pick<RunSettings, 'protocol' | 'httpBody' | 'storage' | 'fsync' | 'messages' | 'connections'>;
+  const rows: Row[] = [];
+  if (protocols.includes('smtp')) {
+    for (const storage of storages) {
+      for (const fsync of fsyncs) rows.push({ protocol: 'smtp', storage, fsync, messages, connections });
+    }
+  }
+  if (protocols.includes('http')) {
+    for (const httpBody of httpBodies) {
+      for (const fsync of httpFsyncs) {
+        const row = { protocol: 'http' as const, httpBody, storage: 'flow' as const, fsync };
+        rows.push({ ...row, messages: httpMessages, connections: httpConcurrency });
+      }
+    }
+  }
+
   // Round-robin over the configurations, so slow drift on the machine hits them all alike.
   const results: RunResult[] = [];
   for (let run = 1; run <= runs; run++) {
-    for (const storage of storages) {
-      for (const fsync of fsyncs) {
-        const settings = {
-          storage,
-          fsync,
-          run,
-          messages,
-          connections,
-          messageSize,
-          redisHasWaitAof,
-          ...(profileDir && { cpuProfileDir: profileDir }),
-          notice: (text: string) => process.stdout.write(`(${text}) `),
-          ...(snapshot && { codeRoot: snapshot.root }),
-        };
-        process.stdout.write(`  ${label(settings).padEnd(26)} `);
-        let result = await runOnce(settings);
-        for (let retry = 1; retry <= retries && result.machine.otherPercent > maxOtherCpu; retry++) {
-          process.stdout.write(
-            `(redone: other processes used ${result.machine.otherPercent.toFixed(0)}% CPU during it) `,
-          );
-          result = { ...(await runOnce(settings)), attempts: retry + 1 };
-        }
-        results.push(result);
-        const { load } = result;
+    for (const row of rows) {
+      const settings: RunSettings = {
+        ...row,
+        run,
+        messageSize,
+        redisHasWaitAof,
+        ...(profileDir && { cpuProfileDir: profileDir }),
+        notice: (text: string) => process.stdout.write(`(${text}) `),
+        ...(snapshot && { codeRoot: snapshot.root }),
+      };
+      process.stdout.write(`  ${label(settings).padEnd(36)} `);
+      let result = await runOnce(settings);
+      for (let retry = 1; retry <= retries && result.machine.otherPercent > maxOtherCpu; retry++) {
         process.stdout.write(
-          `${Math.round(load.acceptedPerSecond).toLocaleString('en-US').padStart(6)} msg/s  ` +
-            `p50 ${load.latencyMs.p50.toFixed(1)} ms  p99 ${load.latencyMs.p99.toFixed(1)} ms  ` +
-            `ingest CPU ${result.ingest.cpuPercent.toFixed(0)}%  Redis CPU ${result.redis.cpuPercent.toFixed(0)}%  ` +
-            `other CPU ${result.machine.otherPercent.toFixed(0)}%  speed ${result.machine.cpuSpeedIndex}  ` +
-            `${load.failed} failed${result.check.ok ? '' : '  STORE CHECK FAILED'}\n`,
+          `(redone: other processes used ${result.machine.otherPercent.toFixed(0)}% CPU during it) `,
         );
+        result = { ...(await runOnce(settings)), attempts: retry + 1 };
       }
+      results.push(result);
+      const { load } = result;
+      process.stdout.write(
+        `${Math.round(load.acceptedPerSecond).toLocaleString('en-US').padStart(6)} msg/s  ` +
+          `p50 ${load.latencyMs.p50.toFixed(1)} ms  p99 ${load.latencyMs.p99.toFixed(1)} ms  ` +
+          `ingest CPU ${result.ingest.cpuPercent.toFixed(0)}%  Redis CPU ${result.redis.cpuPercent.toFixed(0)}%  ` +
+          `other CPU ${result.machine.otherPercent.toFixed(0)}%  speed ${result.machine.cpuSpeedIndex}  ` +
+          `${load.failed} failed${result.check.ok ? '' : '  STORE CHECK FAILED'}\n`,
+      );
     }
   }
 
@@ -199,6 +207,9 @@ async function ingestBenchmark(argv: string[]): Promise<void> {
       messageSize,
       runs,
       recipientsPerMessage: '1-3 recipients at 4 domains',
+      ...(protocols.includes('http') && {
+        http: { messages: httpMessages, concurrency: httpConcurrency, bodies: httpBodies, runs },
+      }),
     },
     reference: { postfixMsgPerSecond: POSTFIX_MSG_PER_SECOND, targetMsgPerSecond: TARGET_MSG_PER_SECOND },
     summary,
@@ -210,7 +221,7 @@ async function ingestBenchmark(argv: string[]): Promise<void> {
   );
   const changed = sourceWarning(results);
   if (changed) process.stdout.write(`\n${changed}\n`);
-  if (!redisHasWaitAof && fsyncs.includes('everysec')) {
+  if (!redisHasWaitAof && [...fsyncs, ...httpFsyncs].includes('everysec')) {
     process.stdout.write(`Note: ${fsyncLabel('everysec', 'none', redis)}.\n`);
   }
 
@@ -227,6 +238,7 @@ async function ingestBenchmark(argv: string[]): Promise<void> {
 const [benchmark, ...rest] = process.argv.slice(2);
 try {
   if (benchmark === 'ingest') await ingestBenchmark(rest);
+  else if (benchmark === 'delivery') await deliveryBenchmark(rest);
   else {
     process.stderr.write(`${benchmark ? `unknown benchmark "${benchmark}"\n` : ''}${USAGE}`);
     process.exitCode = 2;
@@ -236,7 +248,7 @@ try {
     process.stderr.write(`${error.message}\n\n${USAGE}`);
     process.exitCode = 2;
   } else {
-    process.stderr.write(`\ningest benchmark failed: ${(error as Error).stack ?? String(error)}\n`);
+    process.stderr.write(`\n${benchmark} benchmark failed: ${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = 1;
   }
 }

@@ -52,6 +52,8 @@ export interface NodeChild {
   /** The next stdout line starting with `prefix`, parsed as JSON after the prefix. */
   nextLine<T>(prefix: string, timeoutMs: number): Promise<T>;
   send(line: string): void;
+  /** Stdout lines no nextLine() has taken (a service's log lines, say), oldest first; at most 1,000. */
+  otherLines(): string[];
   /** Last 64 KiB of stderr, for error messages. */
   stderr(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
@@ -80,6 +82,8 @@ export function spawnNode(
   const waiters = new Set<() => void>();
   createInterface({ input: child.stdout! }).on('line', (line) => {
     lines.push(line);
+    // Lines nobody asks for (logs) must not pile up: keep the newest.
+    if (lines.length > 2_000) lines.splice(0, lines.length - 1_000);
     for (const wake of waiters) wake();
   });
   const describe = () => `${script} (pid ${child.pid}); stderr:\n${stderr.trim() || '(empty)'}`;
@@ -123,6 +127,7 @@ export function spawnNode(
     send(line) {
       child.stdin?.write(`${line}\n`);
     },
+    otherLines: () => lines.slice(-1_000),
     stderr: () => stderr,
     async stop(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;

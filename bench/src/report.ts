@@ -1,4 +1,5 @@
-import type { Durability, FsyncPolicy, RunResult, StorageDesign } from './ingest-bench.ts';
+import type { HttpBody } from './http-load.ts';
+import type { Durability, FsyncPolicy, Protocol, RunResult, StorageDesign } from './ingest-bench.ts';
 import type { MachineInfo } from './machine.ts';
 import { median, spread } from './stats.ts';
 
@@ -13,9 +14,15 @@ export interface Workload {
   messageSize: number;
   runs: number;
   recipientsPerMessage: string;
+  /** The HTTP case, when it ran. */
+  http?: { messages: number; concurrency: number; bodies: HttpBody[]; runs: number };
 }
 
 export interface Summary {
+  protocol: Protocol;
+  httpBody?: HttpBody;
+  /** "SMTP", or "HTTP composed" / "HTTP raw": how the load came in. */
+  via: string;
   storage: StorageDesign;
   fsync: FsyncPolicy;
   /** How the fsync policy makes (or does not make) accepted mail durable, in words. */
@@ -70,10 +77,15 @@ export function fsyncLabel(fsync: FsyncPolicy, durability: Durability, redisVers
   return `everysec (no WAITAOF on Redis ${redisVersion.split('.').slice(0, 2).join('.')}: not durable)`;
 }
 
+export function viaLabel(run: { protocol?: Protocol; httpBody?: HttpBody }): string {
+  // Reports written before the HTTP case have no protocol: they were SMTP.
+  return run.protocol === 'http' ? `HTTP ${run.httpBody ?? 'composed'}` : 'SMTP';
+}
+
 export function summarize(runs: RunResult[], redisVersion: string): Summary[] {
   const groups = new Map<string, RunResult[]>();
   for (const run of runs) {
-    const key = `${run.storage}|${run.fsync}`;
+    const key = `${viaLabel(run)}|${run.storage}|${run.fsync}`;
     groups.set(key, [...(groups.get(key) ?? []), run]);
   }
   return [...groups.values()].map((group) => {
@@ -81,6 +93,9 @@ export function summarize(runs: RunResult[], redisVersion: string): Summary[] {
     const of = (pick: (run: RunResult) => number) => median(group.map(pick));
     const rate = spread(group.map((run) => run.load.acceptedPerSecond));
     return {
+      protocol: first.protocol,
+      ...(first.httpBody && { httpBody: first.httpBody }),
+      via: viaLabel(first),
       storage: first.storage,
       fsync: first.fsync,
       fsyncLabel: fsyncLabel(first.fsync, first.durability, redisVersion),
@@ -137,6 +152,7 @@ export interface Column {
 }
 
 const IDENTITY: Column[] = [
+  { title: 'via', value: (s) => s.via },
   { title: 'storage', value: (s) => s.storage },
   { title: 'appendfsync', value: (s) => s.fsyncLabel },
 ];
@@ -150,7 +166,12 @@ export const MAIN_COLUMNS: Column[] = [
       `${integer(s.acceptedPerSecond.median)} [${integer(s.acceptedPerSecond.min)}-${integer(s.acceptedPerSecond.max)}]`,
     right: true,
   },
-  { title: 'vs Postfix 490', value: (s) => `${fixed(s.ratioToPostfix, 2)}x`, right: true },
+  {
+    title: 'vs Postfix 490',
+    // Postfix's figure is SMTP: no HTTP comparison.
+    value: (s) => (s.protocol === 'http' ? '-' : `${fixed(s.ratioToPostfix, 2)}x`),
+    right: true,
+  },
   { title: 'p50 ms', value: (s) => fixed(s.latencyP50Ms), right: true },
   { title: 'p99 ms', value: (s) => fixed(s.latencyP99Ms), right: true },
   { title: 'ingest RSS peak', value: (s) => mib(s.ingestRssPeakBytes), right: true },
@@ -240,6 +261,17 @@ export function verdicts(summaries: Summary[]): string[] {
   for (const summary of summaries) {
     if (summary.fsync !== 'always') continue;
     const rate = summary.acceptedPerSecond.median;
+    if (summary.protocol === 'http') {
+      const smtp = summaries.find(
+        (other) => other.protocol === 'smtp' && other.storage === summary.storage && other.fsync === 'always',
+      );
+      lines.push(
+        `${summary.via} ${summary.storage} + always: ${integer(rate)} msg/s median, ` +
+          `p50 ${fixed(summary.latencyP50Ms)} ms, p99 ${fixed(summary.latencyP99Ms)} ms` +
+          (smtp ? ` (SMTP: ${integer(smtp.acceptedPerSecond.median)} msg/s; no target for HTTP)` : ''),
+      );
+      continue;
+    }
     const meets = rate >= TARGET_MSG_PER_SECOND;
     lines.push(
       `${summary.storage} + always: ${integer(rate)} msg/s median, ${fixed(summary.ratioToPostfix, 2)}x Postfix's ` +
@@ -253,16 +285,19 @@ export function markdownReport(report: Report): string {
   const { machine, workload } = report;
   const failures = report.runs.flatMap((run) =>
     Object.entries(run.load.failures).map(
-      ([reason, count]) => `- ${run.storage} ${run.fsync} run ${run.run}: ${count} x \`${reason}\``,
+      ([reason, count]) =>
+        `- ${viaLabel(run)} ${run.storage} ${run.fsync} run ${run.run}: ${count} x \`${reason}\``,
     ),
   );
   const commandLines = report.summary.map((summary) => {
-    const run = report.runs.find((r) => r.storage === summary.storage && r.fsync === summary.fsync);
+    const run = report.runs.find(
+      (r) => viaLabel(r) === summary.via && r.storage === summary.storage && r.fsync === summary.fsync,
+    );
     const commands = Object.entries(run?.redis.commandsPerMessage ?? {})
       .sort(([, a], [, b]) => b - a)
       .map(([name, calls]) => `${name} ${calls}`)
       .join(', ');
-    return `- ${summary.storage} / ${summary.fsyncLabel}: ${commands}`;
+    return `- ${summary.via} ${summary.storage} / ${summary.fsyncLabel}: ${commands}`;
   });
   return [
     '# Ingest benchmark',
@@ -272,6 +307,23 @@ export function markdownReport(report: Report): string {
     `Workload: ${integer(workload.messages)} messages of ${integer(workload.messageSize)} bytes, ` +
       `${workload.recipientsPerMessage} each, over ${workload.connections} concurrent plain SMTP connections ` +
       `(PIPELINING, no TLS), ${workload.runs} run(s) per row, a fresh Redis (AOF on) and ingest process per run.`,
+    ...(workload.http
+      ? [
+          '',
+          `HTTP rows: ${integer(workload.http.messages)} requests to POST /v1/messages with ` +
+            `${workload.http.concurrency} in flight (one keep-alive connection each, plain HTTP), the same ` +
+            'recipients, an API key with rate `unlimited`; ' +
+            workload.http.bodies
+              .map((body) =>
+                body === 'raw'
+                  ? "`raw`: the SMTP rows' message as `raw`"
+                  : `\`composed\`: JSON {from, to, subject, text} of ${integer(workload.messageSize)} bytes (ingest builds the MIME)`,
+              )
+              .join('; ') +
+            '. ' +
+            `${workload.http.runs} run(s) per row. p50/p99 for HTTP: from writing the request to reading the whole answer (202).`,
+        ]
+      : []),
     '',
     markdownTable(report.summary, MAIN_COLUMNS),
     '',
@@ -300,14 +352,14 @@ export function markdownReport(report: Report): string {
     '',
     '## Every run',
     '',
-    '| storage | appendfsync | run | msg/s | p50 ms | p99 ms | ingest CPU | ingest CPU ms/msg | Redis CPU | other CPU | CPU speed index | attempts | failed |',
-    '|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| via | storage | appendfsync | run | msg/s | p50 ms | p99 ms | ingest CPU | ingest CPU ms/msg | Redis CPU | loadgen CPU | other CPU | CPU speed index | attempts | failed |',
+    '|:---|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...report.runs.map(
       (run) =>
-        `| ${run.storage} | ${run.fsync} | ${run.run} | ${integer(run.load.acceptedPerSecond)} | ` +
+        `| ${viaLabel(run)} | ${run.storage} | ${run.fsync} | ${run.run} | ${integer(run.load.acceptedPerSecond)} | ` +
         `${fixed(run.load.latencyMs.p50)} | ${fixed(run.load.latencyMs.p99)} | ${fixed(run.ingest.cpuPercent, 0)}% | ` +
         `${fixed((run.ingest.cpuPercent * 10) / Math.max(run.load.acceptedPerSecond, 1), 2)} | ` +
-        `${fixed(run.redis.cpuPercent, 0)}% | ${fixed(run.machine.otherPercent, 0)}% | ` +
+        `${fixed(run.redis.cpuPercent, 0)}% | ${fixed(run.loadgen.cpuPercent, 0)}% | ${fixed(run.machine.otherPercent, 0)}% | ` +
         `${integer(run.machine.cpuSpeedIndex)} | ${run.attempts} | ${run.load.failed} |`,
     ),
     '',

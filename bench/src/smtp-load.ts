@@ -52,11 +52,17 @@ export function dataSection(message: string): string {
 
 const FILLER = 'The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ';
 
+/** The 1-3 recipients of message `index`, drawn from a few domains (deterministic per index). */
+export function workloadRecipients(index: number): string[] {
+  return messageText(index, 0).recipients;
+}
+
 /**
- * Message `index` of the workload: 1-3 recipients drawn from a few domains, `size` bytes exactly
- * (headers a mail client would send, then 72-column text; every 7th line starts with a dot).
+ * Message `index` of the workload as text (CRLF line ends, not dot-stuffed): its 1-3 recipients drawn
+ * from a few domains, and `size` bytes exactly (headers a mail client would send, then 72-column text;
+ * every 7th line starts with a dot). The HTTP load generator sends the same messages.
  */
-export function buildMessage(index: number, size: number): BenchMessage {
+export function messageText(index: number, size: number): { recipients: string[]; message: string } {
   const next = random(index + 1);
   const count = 1 + Math.floor(next() * 3);
   const recipients: string[] = [];
@@ -74,8 +80,13 @@ export function buildMessage(index: number, size: number): BenchMessage {
     'MIME-Version: 1.0\r\n' +
     'Content-Type: text/plain; charset=us-ascii\r\n' +
     '\r\n';
+  return { recipients, message: headers + fillerLines(index, size - headers.length).join('') };
+}
+
+/** CRLF-terminated lines of at most 72 characters, `bytes` in all; every 7th starts with a dot. */
+export function fillerLines(index: number, bytes: number): string[] {
   const lines: string[] = [];
-  let remaining = size - headers.length;
+  let remaining = bytes;
   for (let line = 0; remaining > 0; line++) {
     let length = Math.min(72, remaining - 2);
     if (remaining - (length + 2) === 1) length -= 1; // never leave a single byte over
@@ -85,7 +96,12 @@ export function buildMessage(index: number, size: number): BenchMessage {
     lines.push(`${text}\r\n`);
     remaining -= text.length + 2;
   }
-  const message = headers + lines.join('');
+  return lines;
+}
+
+/** Message `index` of the workload, ready for the wire: envelope commands and the data section. */
+export function buildMessage(index: number, size: number): BenchMessage {
+  const { recipients, message } = messageText(index, size);
   const envelope = `MAIL FROM:<${SENDER}> BODY=7BIT SIZE=${message.length}\r\n${recipients
     .map((address) => `RCPT TO:<${address}>\r\n`)
     .join('')}DATA\r\n`;
@@ -222,6 +238,8 @@ export interface LoadResult {
   /** Time to connect all connections and get their greetings and EHLO replies. */
   setupMs: number;
   cpuMs: { user: number; system: number };
+  /** HTTP only: the mean request body size in bytes. */
+  requestBytes?: number;
 }
 
 const EHLO_NAME = 'loadgen.bench.outpost.test';

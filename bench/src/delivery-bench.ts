@@ -39,7 +39,7 @@ import {
 } from './processes.ts';
 import { fillerLines } from './smtp-load.ts';
 import type { ReceiverBehaviour, ReceiversOptions, ReceiversReport } from './smtp-receivers.ts';
-import { percentile } from './stats.ts';
+import { type Latency, latencyOf } from './stats.ts';
 
 export const SCENARIOS = ['base', 'slow', 'retry'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -84,14 +84,6 @@ export interface DeliverySettings {
   codeRoot?: string;
   cpuProfileDir?: string;
   notice?: (text: string) => void;
-}
-
-export interface Latency {
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
 }
 
 export interface DeliveryRunResult {
@@ -194,16 +186,6 @@ export function deliveryMessage(seq: number, size: number): Buffer {
     'Content-Type: text/plain; charset=us-ascii\r\n' +
     '\r\n';
   return Buffer.from(headers + fillerLines(seq, size - headers.length).join(''), 'latin1');
-}
-
-export function latencyOf(sorted: number[]): Latency {
-  return {
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    max: sorted.at(-1) ?? Number.NaN,
-    mean: sorted.reduce((sum, value) => sum + value, 0) / (sorted.length || 1),
-  };
 }
 
 /** The environment of a worker: production settings except those the benchmark needs (README). */

@@ -30,13 +30,12 @@ import {
   type DeliveryWorkload,
   deliveryMarkdown,
   scalingLines,
-  sourceWarning,
   summarizeDelivery,
-  textTable,
 } from './delivery-report.ts';
 import { machineInfo, REPO_ROOT } from './machine.ts';
 import { installCleanupHandlers, onAbort } from './processes.ts';
 import { createSnapshot } from './snapshot.ts';
+import { sourceWarning, textTable } from './tables.ts';
 
 const USAGE = `usage: npm run bench -- delivery [options]
 

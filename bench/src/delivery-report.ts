@@ -1,6 +1,7 @@
 import type { DeliveryRunResult, Scenario } from './delivery-bench.ts';
 import type { MachineInfo } from './machine.ts';
 import { median, spread } from './stats.ts';
+import { markdownTable, sourceWarning, type Column as TableColumn } from './tables.ts';
 
 export interface DeliveryWorkload {
   messageSize: number;
@@ -142,11 +143,7 @@ const mib = (bytes: number) => `${fixed(bytes / 2 ** 20, 0)} MiB`;
 const seconds = (ms: number) => `${fixed(ms / 1000, 1)} s`;
 const percent = (value: number) => `${fixed(value, 0)}%`;
 
-interface Column {
-  title: string;
-  value: (summary: DeliverySummary) => string;
-  right?: boolean;
-}
+type Column = TableColumn<DeliverySummary>;
 
 const IDENTITY: Column[] = [
   { title: 'scenario', value: (s) => s.scenario },
@@ -204,33 +201,6 @@ export const DELIVERY_DIAGNOSTIC_COLUMNS: Column[] = [
   { title: 'no-slot waits/100', value: (s) => fixed(s.noSlotWaitsPer100, 1), right: true },
 ];
 
-export function textTable(summaries: DeliverySummary[], columns: Column[]): string {
-  const rows = summaries.map((summary) => columns.map((column) => column.value(summary)));
-  const widths = columns.map((column, index) =>
-    Math.max(column.title.length, ...rows.map((row) => row[index]!.length)),
-  );
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, index) =>
-        columns[index]!.right ? cell.padStart(widths[index]!) : cell.padEnd(widths[index]!),
-      )
-      .join('  ')
-      .trimEnd();
-  return [
-    line(columns.map((column) => column.title)),
-    widths.map((width) => '-'.repeat(width)).join('  '),
-    ...rows.map(line),
-  ].join('\n');
-}
-
-function markdownTable(summaries: DeliverySummary[], columns: Column[]): string {
-  return [
-    `| ${columns.map((column) => column.title).join(' | ')} |`,
-    `|${columns.map((column) => (column.right ? '---:' : ':---')).join('|')}|`,
-    ...summaries.map((summary) => `| ${columns.map((column) => column.value(summary)).join(' | ')} |`),
-  ].join('\n');
-}
-
 /** The scaling verdicts: n workers against 1, when the slow scenario ran with both. */
 export function scalingLines(summaries: DeliverySummary[]): string[] {
   const slow = summaries.filter((summary) => summary.scenario === 'slow');
@@ -244,15 +214,6 @@ export function scalingLines(summaries: DeliverySummary[]): string[] {
         `${fixed(summary.deliveredPerSecond.median / one.deliveredPerSecond.median, 2)}x ` +
         `(${integer(summary.deliveredPerSecond.median)} vs ${integer(one.deliveredPerSecond.median)} msg/s)`,
     );
-}
-
-export function sourceWarning(runs: DeliveryRunResult[]): string | undefined {
-  const fingerprints = [...new Set(runs.map((run) => run.sourceFingerprint))];
-  if (fingerprints.length <= 1) return undefined;
-  return (
-    `WARNING: the code under test changed during the benchmark (source fingerprints ${fingerprints.join(', ')}): ` +
-    'the runs do not all measure the same code.'
-  );
 }
 
 export function deliveryMarkdown(report: DeliveryReport): string {

@@ -13,7 +13,7 @@
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { fillerLines, type LoadResult, messageText, SENDER, workloadRecipients } from './smtp-load.ts';
-import { percentile } from './stats.ts';
+import { latencyOf } from './stats.ts';
 
 export const HTTP_BODIES = ['composed', 'raw'] as const;
 export type HttpBody = (typeof HTTP_BODIES)[number];
@@ -178,13 +178,7 @@ export async function runHttpLoad(options: HttpLoadOptions, hooks: { onStart?: (
     expectedDeliveryJobs,
     elapsedMs,
     acceptedPerSecond: accepted / (elapsedMs / 1000),
-    latencyMs: {
-      p50: percentile(measured, 50),
-      p90: percentile(measured, 90),
-      p99: percentile(measured, 99),
-      max: measured.at(-1) ?? Number.NaN,
-      mean: measured.reduce((sum, value) => sum + value, 0) / (measured.length || 1),
-    },
+    latencyMs: latencyOf(measured),
     setupMs: start - setupStart,
     cpuMs: { user: cpu.user / 1000, system: cpu.system / 1000 },
     requestBytes: Math.round(workload.reduce((sum, item) => sum + item.json.length, 0) / (messages || 1)),

@@ -38,13 +38,12 @@ import {
   markdownReport,
   POSTFIX_MSG_PER_SECOND,
   type Report,
-  sourceWarning,
   summarize,
   TARGET_MSG_PER_SECOND,
-  textTable,
   verdicts,
 } from './report.ts';
 import { createSnapshot } from './snapshot.ts';
+import { sourceWarning, textTable } from './tables.ts';
 
 const USAGE = `usage: npm run bench -- ingest [options]
        npm run bench -- delivery [options]   (npm run bench -- delivery --help)

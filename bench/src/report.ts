@@ -2,6 +2,7 @@ import type { HttpBody } from './http-load.ts';
 import type { Durability, FsyncPolicy, Protocol, RunResult, StorageDesign } from './ingest-bench.ts';
 import type { MachineInfo } from './machine.ts';
 import { median, spread } from './stats.ts';
+import { markdownTable, sourceWarning, type Column as TableColumn } from './tables.ts';
 
 /** Postfix on this machine, fsync per message (the issue's reference figure). */
 export const POSTFIX_MSG_PER_SECOND = 490;
@@ -145,11 +146,7 @@ const integer = (value: number) => (Number.isFinite(value) ? Math.round(value).t
 const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 const mib = (bytes: number) => `${fixed(bytes / 2 ** 20, 0)} MiB`;
 
-export interface Column {
-  title: string;
-  value: (summary: Summary) => string;
-  right?: boolean;
-}
+export type Column = TableColumn<Summary>;
 
 const IDENTITY: Column[] = [
   { title: 'via', value: (s) => s.via },
@@ -216,44 +213,6 @@ export const DIAGNOSTIC_COLUMNS: Column[] = [
   { title: 'heap growth B/msg', value: (s) => integer(s.heapGrowthPerMessage), right: true },
   { title: 'AOF rewrites', value: (s) => String(s.redisForks), right: true },
 ];
-
-export function textTable(summaries: Summary[], columns: Column[]): string {
-  const rows = summaries.map((summary) => columns.map((column) => column.value(summary)));
-  const widths = columns.map((column, index) =>
-    Math.max(column.title.length, ...rows.map((row) => row[index]!.length)),
-  );
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, index) =>
-        columns[index]!.right ? cell.padStart(widths[index]!) : cell.padEnd(widths[index]!),
-      )
-      .join('  ')
-      .trimEnd();
-  return [
-    line(columns.map((column) => column.title)),
-    widths.map((width) => '-'.repeat(width)).join('  '),
-    ...rows.map(line),
-  ].join('\n');
-}
-
-export function markdownTable(summaries: Summary[], columns: Column[]): string {
-  const header = `| ${columns.map((column) => column.title).join(' | ')} |`;
-  const rule = `|${columns.map((column) => (column.right ? '---:' : ':---')).join('|')}|`;
-  const rows = summaries.map(
-    (summary) => `| ${columns.map((column) => column.value(summary)).join(' | ')} |`,
-  );
-  return [header, rule, ...rows].join('\n');
-}
-
-/** A warning when the code under test changed between runs (someone edited it mid-benchmark). */
-export function sourceWarning(runs: RunResult[]): string | undefined {
-  const fingerprints = [...new Set(runs.map((run) => run.sourceFingerprint))];
-  if (fingerprints.length <= 1) return undefined;
-  return (
-    `WARNING: the code under test changed during the benchmark (source fingerprints ${fingerprints.join(', ')}): ` +
-    'the runs do not all measure the same code.'
-  );
-}
 
 /** Lines that say whether the chosen design meets the issue's target. */
 export function verdicts(summaries: Summary[]): string[] {

@@ -10,7 +10,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { percentile } from './stats.ts';
+import { type Latency, latencyOf } from './stats.ts';
 
 export const RECIPIENT_DOMAINS = ['example.com', 'example.net', 'example.org', 'mail.example'] as const;
 export const SENDER = 'bench@bench.outpost.test';
@@ -234,7 +234,7 @@ export interface LoadResult {
   elapsedMs: number;
   acceptedPerSecond: number;
   /** From writing the final dot to reading the reply to it. */
-  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  latencyMs: Latency;
   /** Time to connect all connections and get their greetings and EHLO replies. */
   setupMs: number;
   cpuMs: { user: number; system: number };
@@ -327,13 +327,7 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
     expectedDeliveryJobs,
     elapsedMs,
     acceptedPerSecond: accepted / (elapsedMs / 1000),
-    latencyMs: {
-      p50: percentile(measured, 50),
-      p90: percentile(measured, 90),
-      p99: percentile(measured, 99),
-      max: measured.at(-1) ?? Number.NaN,
-      mean: measured.reduce((sum, value) => sum + value, 0) / (measured.length || 1),
-    },
+    latencyMs: latencyOf(measured),
     setupMs: start - setupStart,
     cpuMs: { user: cpu.user / 1000, system: cpu.system / 1000 },
   };

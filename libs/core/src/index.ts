@@ -4,6 +4,7 @@ export * from './dsn/index.ts';
 export * from './envelope.ts';
 export * from './headers.ts';
 export * from './ingest/index.ts';
+export * from './mail-loop.ts';
 export * from './message.ts';
 export * from './message-id.ts';
 export * from './prepare-message.ts';

@@ -1,5 +1,5 @@
 import { groupRecipientsByDomain } from './envelope.ts';
-import { addHeaderFields, findHeader, parseHeaderFields } from './headers.ts';
+import { addHeaderFields, findHeader, type HeaderField, parseHeaderFields } from './headers.ts';
 import type { ClientIdentity, DsnEnvelopeParams, Message, Recipient } from './message.ts';
 import { buildReceivedHeader } from './received.ts';
 import { formatRfc5322Date } from './rfc5322-date.ts';
@@ -17,6 +17,8 @@ export interface PrepareMessageInput {
   /** How long the queue keeps trying before the message expires. */
   lifetimeMs: number;
   traceparent?: string;
+  /** The header fields of `raw`, when the caller has parsed them already. */
+  fields?: readonly HeaderField[];
 }
 
 const SUMMARY_LIMIT = 998; // RFC 5322 §2.1.1 line limit: enough for any sane header value
@@ -27,7 +29,7 @@ const SUMMARY_LIMIT = 998; // RFC 5322 §2.1.1 line limit: enough for any sane h
  * submission server adds them, RFC 6409 §8), recipients de-duplicated.
  */
 export function prepareMessage(input: PrepareMessageInput): Message {
-  const fields = parseHeaderFields(input.raw);
+  const fields = input.fields ?? parseHeaderFields(input.raw);
   const recipients = [...groupRecipientsByDomain(input.recipients).values()].flat();
   const received = buildReceivedHeader({
     client: input.client,

@@ -1,5 +1,12 @@
 import type { DeliveryEvent, FailureCategory, Recipient, RecipientStatus } from '@outpost/core';
-import { classify, countHeaders, parseHeaderFields, planRetry, type RetryPolicy } from '@outpost/core';
+import {
+  classify,
+  MAX_RECEIVED_HEADERS,
+  parseHeaderFields,
+  planRetry,
+  type RetryPolicy,
+  tooManyHops,
+} from '@outpost/core';
 import type { DeliveryJobData, MessageJobData, ReportedRecipient, SuppressionEntry } from '@outpost/queue';
 import { findSuppressed, reportRecipients } from '@outpost/queue';
 import type { DeliveryLog } from '@outpost/store';
@@ -23,9 +30,6 @@ const HELD_RECHECK_MS = 60_000;
 
 /** Cluster-wide count of sessions lost after the final dot (RFC 1047 duplicates). */
 export const POSSIBLE_DUPLICATES_KEY = '{outpost}:stats:possible-duplicates';
-
-/** RFC 5321 §6.3 loop detection, the same limit ingest applies. */
-const MAX_RECEIVED_HEADERS = 30;
 
 export interface DeliveryJobDeps {
   attempt: AttemptDeps;
@@ -102,7 +106,7 @@ export async function processDeliveryJob(
     // Everyone is suppressed: nothing to attempt.
   } else if (now() >= data.expiresAt) {
     outcomes.push(...toAttempt.map((recipient) => expiredOutcome(recipient, data.lastProblem)));
-  } else if (countHeaders(parseHeaderFields(body), 'received') > MAX_RECEIVED_HEADERS) {
+  } else if (tooManyHops(parseHeaderFields(body))) {
     outcomes.push(...toAttempt.map((recipient) => loopOutcome(recipient)));
   } else {
     deps.metrics?.sessionsInFlight.inc();

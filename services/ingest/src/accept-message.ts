@@ -1,10 +1,10 @@
 import type { ClientIdentity, Recipient } from '@outpost/core';
 import {
-  countHeaders,
   type DsnEnvelopeParams,
   newMessageId,
   parseHeaderFields,
   prepareMessage,
+  tooManyHops,
 } from '@outpost/core';
 import type { MemoryGuard, MessageWriter } from '@outpost/queue';
 import { StorageError } from '@outpost/queue';
@@ -32,9 +32,6 @@ export interface AcceptDeps {
   tracer?: Tracer;
   now?: () => number;
 }
-
-/** RFC 5321 §6.3: a message with this many trace fields is looping; Postfix uses 50, we use 30. */
-export const MAX_RECEIVED_HEADERS = 30;
 
 export type AcceptMessage = (input: AcceptInput) => Promise<{ id: string }>;
 
@@ -69,15 +66,15 @@ export function createMessageAcceptor(deps: AcceptDeps): AcceptMessage {
     const traceparent = span ? traceparentOf(span) : undefined;
     try {
       if (deps.memoryGuard.state.full) throw new IngestRefusal('storageFull');
-      if (countHeaders(parseHeaderFields(input.raw), 'received') > MAX_RECEIVED_HEADERS) {
-        throw new IngestRefusal('tooManyHops');
-      }
+      const fields = parseHeaderFields(input.raw);
+      if (tooManyHops(fields)) throw new IngestRefusal('tooManyHops');
       let message = prepareMessage({
         id,
         sender: input.sender,
         recipients: input.recipients,
         dsn: input.dsn,
         raw: input.raw,
+        fields,
         client: input.client,
         hostname: deps.hostname,
         now: started,

@@ -188,4 +188,22 @@ describe('SMTP submission', () => {
     );
     assert.deepEqual(await queues.message.getJobCounts(), before);
   });
+
+  test('more than 30 Received: headers is a mail loop: 554 5.4.6 and nothing is queued', async () => {
+    const before = await queues.message.getJobCounts();
+    const hops = Array.from(
+      { length: 31 },
+      (_, i) => `Received: from hop${i}.example by hop${i + 1}.example; Fri, 27 Nov 2026 00:00:00 +0000\r\n`,
+    ).join('');
+    await assert.rejects(
+      submitMessage({
+        port,
+        from: 'alice@example.com',
+        to: ['bob@example.org'],
+        message: `${hops}Subject: loop\r\n\r\nx\r\n`,
+      }),
+      (error: SubmitError) => error.responseCode === 554 && /5\.4\.6/.test(error.response ?? ''),
+    );
+    assert.deepEqual(await queues.message.getJobCounts(), before);
+  });
 });

@@ -1,18 +1,6 @@
 import { z } from 'zod';
+import { duration, positiveDuration } from './fields.ts';
 import { ConfigError } from './load-config.ts';
-import { parseDuration } from './units.ts';
-
-const duration = (fallback: string, options: { positive: boolean }) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === undefined) ctx.addIssue({ code: 'custom', message: 'expected a duration like 30s, 5m, 2d' });
-      else if (options.positive && ms <= 0)
-        ctx.addIssue({ code: 'custom', message: 'must be longer than 0' });
-      return ms ?? 0;
-    });
 
 /** A plain mailbox: local@domain, no display name, no spaces. */
 const MAILBOX = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
@@ -20,7 +8,7 @@ const MAILBOX = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 const CATEGORY_ID = /^[a-z_]+$/;
 
 const bounceSchema = z.object({
-  OUTPOST_DSN_COLLECT_WINDOW: duration('30s', { positive: true }),
+  OUTPOST_DSN_COLLECT_WINDOW: positiveDuration('30s'),
   OUTPOST_BACKSCATTER_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(100),
   OUTPOST_POSTMASTER: z
     .string()
@@ -43,8 +31,8 @@ const bounceSchema = z.object({
       }
       return categories;
     }),
-  OUTPOST_SUPPRESSION_TIME: duration('30d', { positive: false }),
-  OUTPOST_DSN_LIFETIME: duration('2d', { positive: true }),
+  OUTPOST_SUPPRESSION_TIME: duration('30d'),
+  OUTPOST_DSN_LIFETIME: positiveDuration('2d'),
   OUTPOST_BOUNCE_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(10),
 });
 

@@ -1,19 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { byteSize, duration, integer, listen } from './fields.ts';
 import { ConfigError } from './load-config.ts';
-import { parseByteSize, parseDuration, parseListenAddress } from './units.ts';
-
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === undefined) ctx.addIssue({ code: 'custom', message: 'expected a duration like 30s, 5m, 4h' });
-      return ms ?? 0;
-    });
-const integer = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
 
 const deliverySchema = z.object({
   OUTPOST_DELIVERY_CONCURRENCY: integer(20, 1, 1_000),
@@ -57,24 +45,9 @@ const deliverySchema = z.object({
   OUTPOST_CONNECTION_MAX_MESSAGES: integer(100, 1, 100_000),
   OUTPOST_CONNECTION_MAX_AGE: duration('5m'),
   OUTPOST_LOG_RETENTION: duration('7d'),
-  OUTPOST_LOG_MAX_BYTES: z
-    .string()
-    .default('256MB')
-    .transform((text, ctx) => {
-      const bytes = parseByteSize(text);
-      if (bytes === undefined || bytes <= 0)
-        ctx.addIssue({ code: 'custom', message: 'expected a size like 256MB' });
-      return bytes ?? 0;
-    }),
+  OUTPOST_LOG_MAX_BYTES: byteSize('256MB'),
   OUTPOST_TRANSCRIPT_MAX_BYTES: integer(32 * 1024, 1024, 10 * 1024 * 1024),
-  OUTPOST_DELIVERY_HTTP_LISTEN: z
-    .string()
-    .default('0.0.0.0:8081')
-    .transform((text, ctx) => {
-      const parsed = parseListenAddress(text);
-      if (!parsed) ctx.addIssue({ code: 'custom', message: `expected host:port, got "${text}"` });
-      return parsed ?? { host: '', port: 0 };
-    }),
+  OUTPOST_DELIVERY_HTTP_LISTEN: listen('0.0.0.0:8081'),
 });
 
 /** Settings only delivery workers read. */

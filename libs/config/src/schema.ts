@@ -2,43 +2,17 @@ import { BlockList, isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
-import { parseByteSize, parseDuration, parseListenAddress } from './units.ts';
-
-const list = (text: string) =>
-  text
-    .split(/[\s,]+/)
-    .map((item) => item.trim())
-    .filter(Boolean);
-
-const listen = z.string().transform((text, ctx) => {
-  const parsed = parseListenAddress(text);
-  if (!parsed) ctx.addIssue({ code: 'custom', message: `expected host:port, got "${text}"` });
-  return parsed ?? { host: '', port: 0 };
-});
-
-const optionalListen = z
-  .string()
-  .optional()
-  .transform((text, ctx) => {
-    if (text === undefined || text === '') return undefined;
-    const parsed = parseListenAddress(text);
-    if (!parsed) ctx.addIssue({ code: 'custom', message: `expected host:port, got "${text}"` });
-    return parsed;
-  });
-
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === undefined) ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 4h, 5d` });
-      return ms ?? 0;
-    });
-
-/** A duration that must be longer than zero (timeouts, windows). */
-const positiveDuration = (fallback: string) =>
-  duration(fallback).refine((ms) => ms > 0, { message: 'must be longer than 0' });
+import {
+  boolean,
+  byteSize,
+  duration,
+  integer,
+  list,
+  listen,
+  optionalListen,
+  positiveDuration,
+} from './fields.ts';
+import { parseByteSize, parseDuration } from './units.ts';
 
 /**
  * A message rate: "1000/1h" (at most 1000 per sliding hour); "0" or "off" for no limit (undefined).
@@ -74,26 +48,6 @@ const domains = z
       return ascii;
     }),
   );
-
-const byteSize = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const bytes = parseByteSize(text);
-      if (bytes === undefined || bytes <= 0)
-        ctx.addIssue({ code: 'custom', message: `expected a size like 25MB or 1048576` });
-      return bytes ?? 0;
-    });
-
-const boolean = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .default(fallback ? 'true' : 'false')
-    .transform((text) => ['true', '1', 'yes'].includes(text));
-
-const integer = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
 
 /** CIDR list ("10.0.0.0/8, ::1/128, 192.0.2.7") -> a BlockList that matches client addresses. */
 const networks = (fallback: string) =>
@@ -141,9 +95,9 @@ export const configSchema = z
     OUTPOST_REDIS_DURABILITY: z.enum(['auto', 'fsync', 'waitaof', 'none']).default('auto'),
     OUTPOST_REDIS_HIGH_WATER: highWater,
     OUTPOST_HOSTNAME: z.string().default(osHostname()),
-    OUTPOST_SMTP_LISTEN: listen.default({ host: '0.0.0.0', port: 2525 }),
+    OUTPOST_SMTP_LISTEN: listen('0.0.0.0:2525'),
     OUTPOST_SMTPS_LISTEN: optionalListen,
-    OUTPOST_HTTP_LISTEN: listen.default({ host: '0.0.0.0', port: 8080 }),
+    OUTPOST_HTTP_LISTEN: listen('0.0.0.0:8080'),
     OUTPOST_TLS_CERT: z.string().optional(),
     OUTPOST_TLS_KEY: z.string().optional(),
     OUTPOST_USERS_FILE: z.string().optional(),

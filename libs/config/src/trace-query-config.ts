@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { listen, positiveDuration } from './fields.ts';
 import { ConfigError } from './load-config.ts';
-import { parseDuration, parseListenAddress } from './units.ts';
 
 /** An operator key as configured: its name (recorded as `by` on every action) and SHA-256. */
 export interface OperatorKeyEntry {
@@ -44,28 +44,14 @@ function parseOperatorKeys(text: string, ctx: z.RefinementCtx): OperatorKeyEntry
 }
 
 const traceQuerySchema = z.object({
-  OUTPOST_TRACE_QUERY_LISTEN: z
-    .string()
-    .default('0.0.0.0:8090')
-    .transform((text, ctx) => {
-      const parsed = parseListenAddress(text);
-      if (!parsed) ctx.addIssue({ code: 'custom', message: `expected host:port, got "${text}"` });
-      return parsed ?? { host: '', port: 0 };
-    }),
+  OUTPOST_TRACE_QUERY_LISTEN: listen('0.0.0.0:8090'),
   OUTPOST_OPERATOR_KEYS: z.string().default('').transform(parseOperatorKeys),
   OUTPOST_TRACE_UI_URL: z
     .url({ protocol: /^https?$/, message: 'expected an http(s) URL like https://jaeger.example' })
     .optional()
     .transform((url) => url?.replace(/\/+$/, '')),
   // The same variable delivery reads: actions and held statuses live as long as the log's records.
-  OUTPOST_LOG_RETENTION: z
-    .string()
-    .default('7d')
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (!ms) ctx.addIssue({ code: 'custom', message: 'expected a duration like 7d' });
-      return ms ?? 0;
-    }),
+  OUTPOST_LOG_RETENTION: positiveDuration('7d'),
   OUTPOST_WEBHOOK_URLS: z.string().default(''),
 });
 

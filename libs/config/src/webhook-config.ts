@@ -1,16 +1,6 @@
 import { z } from 'zod';
+import { positiveDuration } from './fields.ts';
 import { ConfigError } from './load-config.ts';
-import { parseDuration } from './units.ts';
-
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (!ms) ctx.addIssue({ code: 'custom', message: 'expected a duration like 10s, 5m, 1h' });
-      return ms ?? 0;
-    });
 
 const webhookSchema = z.object({
   OUTPOST_WEBHOOK_URLS: z
@@ -25,9 +15,9 @@ const webhookSchema = z.object({
       return urls;
     }),
   OUTPOST_WEBHOOK_SECRET: z.string().optional(),
-  OUTPOST_WEBHOOK_TIMEOUT: duration('10s'),
-  OUTPOST_WEBHOOK_RETRY_FIRST: duration('10s'),
-  OUTPOST_WEBHOOK_RETRY_MAX: duration('1h'),
+  OUTPOST_WEBHOOK_TIMEOUT: positiveDuration('10s'),
+  OUTPOST_WEBHOOK_RETRY_FIRST: positiveDuration('10s'),
+  OUTPOST_WEBHOOK_RETRY_MAX: positiveDuration('1h'),
   OUTPOST_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(15),
   OUTPOST_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(10),
 });

@@ -1,6 +1,5 @@
 import { userInfo } from 'node:os';
 import { loadTraceQueryConfig, parseDuration } from '@outpost/config';
-import { createRedisConnection, waitForRedis } from '@outpost/queue';
 import {
   type ActionResult,
   formatDeliveries,
@@ -15,15 +14,13 @@ import {
   startTraceQuery,
 } from '@outpost/trace-query';
 import type { Command } from 'commander';
+import { withRedis } from './operator-commands.ts';
 import { runService } from './run-service.ts';
 
 /** Like postqueue, these need only Redis (REDIS_URL), not the services' settings. */
 async function withContext<T>(run: (context: QueryContext) => Promise<T>): Promise<T> {
   const env = process.env;
-  const redis = createRedisConnection(env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'worker');
-  redis.on('error', () => {});
-  try {
-    await waitForRedis(redis, 5_000);
+  return withRedis(async (redis) => {
     const traceUiUrl = env.OUTPOST_TRACE_UI_URL?.replace(/\/+$/, '');
     const context = openQueryContext(redis, {
       ...(traceUiUrl && { traceUiUrl }),
@@ -35,9 +32,7 @@ async function withContext<T>(run: (context: QueryContext) => Promise<T>): Promi
     } finally {
       await context.close();
     }
-  } finally {
-    redis.disconnect();
-  }
+  });
 }
 
 /** Prints what an action did; a refusal goes to stderr and makes the exit status 1. */

@@ -32,8 +32,10 @@ export interface Config {
   relayDomains: string[];
   maxMessageSize: number;
   maxRecipients: number;
-  /** Concurrent SMTP sessions per listener; one more is answered 421. */
+  /** Concurrent SMTP sessions per listener and ingest process; one more is answered 421. */
   smtpMaxClients: number;
+  /** Ingest processes sharing the listening sockets (node:cluster); one per core uses every core. */
+  ingestProcesses: number;
   /** Time the client may stay silent when it owes us a command or data. */
   smtpIdleTimeoutMs: number;
   /** Time any SMTP session may last, however busy. */
@@ -100,6 +102,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxMessageSize: raw.OUTPOST_MAX_MESSAGE_SIZE,
     maxRecipients: raw.OUTPOST_MAX_RECIPIENTS,
     smtpMaxClients: raw.OUTPOST_SMTP_MAX_CLIENTS,
+    ingestProcesses: raw.OUTPOST_INGEST_PROCESSES,
     smtpIdleTimeoutMs: raw.OUTPOST_SMTP_IDLE_TIMEOUT,
     smtpSessionTimeoutMs: raw.OUTPOST_SMTP_SESSION_TIMEOUT,
     authThrottle: Object.freeze({

@@ -107,6 +107,7 @@ export const configSchema = z
     OUTPOST_MAX_MESSAGE_SIZE: byteSize('25MB'),
     OUTPOST_MAX_RECIPIENTS: integer(100, 1, 100_000),
     OUTPOST_SMTP_MAX_CLIENTS: integer(1000, 1, 1_000_000),
+    OUTPOST_INGEST_PROCESSES: integer(1, 1, 64),
     // RFC 5321 §4.5.3.2.7: a server waits at least 5 minutes for the next command.
     OUTPOST_SMTP_IDLE_TIMEOUT: positiveDuration('5m'),
     OUTPOST_SMTP_SESSION_TIMEOUT: positiveDuration('30m'),

@@ -15,6 +15,7 @@ import { Command } from 'commander';
 import { addDoctorCommand } from './doctor/doctor-command.ts';
 import { addExplainCommand } from './explain-command.ts';
 import { hashPasswordCommand } from './hash-password-command.ts';
+import { runIngestCommand } from './ingest-command.ts';
 import { addOperatorCommands, deliveryControl } from './operator-commands.ts';
 import { addQueryCommands } from './query-commands.ts';
 import { runService } from './run-service.ts';
@@ -30,7 +31,7 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('ingest')
     .description('accept mail over SMTP submission and queue it durably in Redis')
-    .action(() => runService('ingest', (config, logger, tracer) => startIngest({ config, logger, tracer })));
+    .action(runIngestCommand);
 
   program
     .command('delivery [action]')

@@ -13,16 +13,7 @@ export async function runService(
   name: string,
   start: (config: Config, logger: Logger, tracer: Tracer) => Promise<RunningService>,
 ): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`outpost ${name}: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit(name);
   const logger = createLogger({ service: name, level: config.logLevel });
   // OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; a no-op tracer otherwise.
   const tracing = setupTracing({ serviceName: `outpost-${name}` });
@@ -55,4 +46,17 @@ export async function runService(
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The validated configuration, or every problem printed at once and exit 2. */
+export function loadConfigOrExit(name: string): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`outpost ${name}: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
 }

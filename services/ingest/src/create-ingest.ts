@@ -120,6 +120,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
         durability,
         users: users.size,
         apiKeys: apiKeys.length,
+        pid: process.pid,
       },
       'ingest listening',
     );

@@ -1,4 +1,5 @@
 export * from './accept-message.ts';
+export * from './cluster/ingest-primary.ts';
 export * from './create-ingest.ts';
 export * from './dkim/index.ts';
 export * from './http/index.ts';

@@ -1,10 +1,12 @@
 import { createDestinationLimiter, createOperatorControls, type DestinationState } from '@outpost/delivery';
 import { createDeliveryLog, DEFAULT_RETENTION, type DeliveryEntry, type DeliveryQuery } from '@outpost/store';
 import type { Redis } from 'ioredis';
+import { listDomainHolds } from './domain-holds.ts';
 import { type HeldEntry, heldDeliveries } from './held-deliveries.ts';
 import { createMessageActions } from './message-actions.ts';
 import { closeQueues, openQueues } from './message-jobs.ts';
 import { getMessageView } from './message-view.ts';
+import { outcomeCounts } from './outcome-counts.ts';
 import { queueOverview } from './queue-overview.ts';
 
 export interface QueryContextOptions {
@@ -54,6 +56,10 @@ export function openQueryContext(redis: Redis, options: QueryContextOptions = {}
       query.status === 'held' ? heldDeliveries(redis, queues, query) : log.deliveries(query),
     overview: () => queueOverview(redis, queues),
     destinations: (): Promise<DestinationState[]> => limiter.list(),
+    /** Domains an operator paused, with who and when. */
+    domainHolds: () => listDomainHolds(redis),
+    /** Recipient outcomes per hour over the last `hours` hours (the page's chart). */
+    outcomes: (hours: number) => outcomeCounts(redis, hours),
     async close(): Promise<void> {
       await controls.close();
       await closeQueues(queues);

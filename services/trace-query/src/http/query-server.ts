@@ -11,7 +11,9 @@ import type { QueryContext } from '../query-context.ts';
 import { ApiError, sendError } from './api-error.ts';
 import { registerDeliveryRoutes } from './routes/deliveries.ts';
 import { registerMessageRoutes } from './routes/messages.ts';
+import { registerPageRoutes } from './routes/page.ts';
 import { registerQueueRoutes } from './routes/queue.ts';
+import { registerStatsRoutes } from './routes/stats.ts';
 import { registerSuppressionRoutes } from './routes/suppressions.ts';
 
 export interface QueryServerDeps {
@@ -20,7 +22,10 @@ export interface QueryServerDeps {
   logger: Logger;
 }
 
-/** The trace-query HTTP API: everything under /v1 needs an operator key; /healthz does not. */
+/**
+ * The trace-query HTTP API: everything under /v1 needs an operator key; /healthz and the web page's
+ * static files (/ui/) do not, the page asks for the key and calls /v1 with it.
+ */
 export async function createQueryServer(deps: QueryServerDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger.child({ listener: 'http' }) as FastifyBaseLogger,
@@ -55,6 +60,8 @@ export async function createQueryServer(deps: QueryServerDeps): Promise<FastifyI
   registerDeliveryRoutes(app, deps.context);
   registerQueueRoutes(app, deps.context);
   registerSuppressionRoutes(app, deps.context);
+  registerStatsRoutes(app, deps.context);
+  registerPageRoutes(app);
   await app.ready();
   return app;
 }

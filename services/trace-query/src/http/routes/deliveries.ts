@@ -1,6 +1,7 @@
 import { RECIPIENT_STATUSES } from '@outpost/core';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { diagnoseEntry } from '../../diagnosis-view.ts';
 import type { QueryContext } from '../../query-context.ts';
 import { parseTimeBound } from '../../time-bound.ts';
 import { parseOr400 } from '../request-helpers.ts';
@@ -31,12 +32,12 @@ const deliveriesQuery = z.strictObject({
 });
 
 export function registerDeliveryRoutes(app: FastifyInstance, context: QueryContext): void {
-  // Newest first; pass `cursor` back for the next (older) page.
+  // Newest first; pass `cursor` back for the next (older) page. Each failure carries its diagnosis.
   app.get('/v1/deliveries', async (request) => {
     const query = parseOr400(deliveriesQuery, request.query);
     const page = await context.deliveries(
       Object.fromEntries(Object.entries(query).filter(([, value]) => value !== undefined)),
     );
-    return { deliveries: page.entries, ...(page.cursor && { cursor: page.cursor }) };
+    return { deliveries: page.entries.map(diagnoseEntry), ...(page.cursor && { cursor: page.cursor }) };
   });
 }

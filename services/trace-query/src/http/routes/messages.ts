@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { diagnoseMessageView } from '../../diagnosis-view.ts';
 import { MESSAGE_ACTIONS } from '../../message-actions.ts';
 import type { QueryContext } from '../../query-context.ts';
 import { ApiError, sendActionResult } from '../api-error.ts';
@@ -14,7 +15,7 @@ export function registerMessageRoutes(app: FastifyInstance, context: QueryContex
     const { id } = parseOr400(messageParams, request.params);
     const view = await context.message(id);
     if (!view) throw new ApiError(404, 'not_found', `no message ${id} in the queue or the delivery log`);
-    return view;
+    return diagnoseMessageView(view);
   });
 
   app.post('/v1/messages/:id/:action', async (request, reply) => {

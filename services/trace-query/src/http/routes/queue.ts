@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { heldDiagnosis } from '../../diagnosis-view.ts';
 import { DOMAIN_ACTIONS } from '../../message-actions.ts';
 import type { QueryContext } from '../../query-context.ts';
 import { sendActionResult } from '../api-error.ts';
@@ -17,7 +18,17 @@ const DOMAIN_METHODS = { hold: 'holdDomain', release: 'releaseDomain', retry: 'r
 
 export function registerQueueRoutes(app: FastifyInstance, context: QueryContext): void {
   app.get('/v1/queue', () => context.overview());
-  app.get('/v1/destinations', async () => ({ destinations: await context.destinations() }));
+  // Destinations are MX sets (window, automatic pause, last error); holds are per domain.
+  app.get('/v1/destinations', async () => {
+    const [destinations, heldDomains] = await Promise.all([context.destinations(), context.domainHolds()]);
+    return {
+      destinations,
+      heldDomains: heldDomains.map((hold) => ({
+        ...hold,
+        diagnosis: heldDiagnosis({ heldBy: 'domain', domain: hold.domain, by: hold.by }),
+      })),
+    };
+  });
 
   // `outpost queue hold|release|retry --domain d` over HTTP.
   app.post('/v1/domains/:domain/:action', async (request, reply) => {

@@ -1,0 +1,75 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ApiError } from '../api-error.ts';
+
+/** The page's files: plain HTML, CSS and ES modules, served as they are (no build step). */
+const WEB_DIR = new URL('../../web/', import.meta.url);
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+/**
+ * Only our own files run and load, nothing inline: a transcript line that slipped into the markup
+ * as HTML still could not run a script, load an image from elsewhere or send data anywhere.
+ */
+export const PAGE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+interface PageFile {
+  body: Buffer;
+  type: string;
+}
+
+/** Read once at start: a handful of small files, and no path from a request ever reaches the disk. */
+function loadPageFiles(): Map<string, PageFile> {
+  const files = new Map<string, PageFile>();
+  for (const name of readdirSync(WEB_DIR)) {
+    const type = CONTENT_TYPES[extname(name)];
+    if (type && /^[a-z0-9-]+\.[a-z]+$/.test(name))
+      files.set(name, { body: readFileSync(new URL(name, WEB_DIR)), type });
+  }
+  return files;
+}
+
+function sendFile(reply: FastifyReply, file: PageFile): FastifyReply {
+  return reply
+    .header('content-type', file.type)
+    .header('content-security-policy', PAGE_CSP)
+    .header('x-content-type-options', 'nosniff')
+    .header('referrer-policy', 'no-referrer')
+    .header('x-frame-options', 'DENY')
+    .header('cache-control', 'no-cache')
+    .send(file.body);
+}
+
+/**
+ * The operators' web page at /ui/. The shell needs no key; everything it shows comes from /v1,
+ * which does (the page asks for the operator key and sends it with each call).
+ */
+export function registerPageRoutes(app: FastifyInstance): void {
+  const files = loadPageFiles();
+  const index = files.get('index.html');
+  if (!index) throw new Error(`the web page is missing: no index.html in ${WEB_DIR.pathname}`);
+  // Relative, so the redirect also holds behind a reverse proxy that adds a path prefix.
+  app.get('/', (_request, reply) => reply.redirect('ui/'));
+  app.get('/ui', (_request, reply) => reply.redirect('ui/'));
+  app.get('/ui/', (_request, reply) => sendFile(reply, index));
+  app.get<{ Params: { file: string } }>('/ui/:file', (request, reply) => {
+    const file = files.get(request.params.file);
+    if (!file) throw new ApiError(404, 'not_found', `No file ${request.params.file} in the web page`);
+    return sendFile(reply, file);
+  });
+}

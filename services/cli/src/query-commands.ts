@@ -2,6 +2,8 @@ import { userInfo } from 'node:os';
 import { loadTraceQueryConfig, parseDuration } from '@outpost/config';
 import {
   type ActionResult,
+  diagnoseEntry,
+  diagnoseMessageView,
   formatDeliveries,
   formatMessageTimeline,
   formatOverview,
@@ -103,7 +105,8 @@ export function addQueryCommands(program: Command): void {
             entries.push(...page.entries);
             cursor = page.cursor;
           } while (cursor && entries.length < wanted);
-          if (options.json) for (const entry of entries) process.stdout.write(`${JSON.stringify(entry)}\n`);
+          if (options.json)
+            for (const entry of entries) process.stdout.write(`${JSON.stringify(diagnoseEntry(entry))}\n`);
           else process.stdout.write(formatDeliveries(entries));
         }),
     );
@@ -123,7 +126,9 @@ export function addQueryCommands(program: Command): void {
           process.exitCode = 1;
         } else
           process.stdout.write(
-            options.json ? `${JSON.stringify(view, null, 2)}\n` : formatMessageTimeline(view),
+            options.json
+              ? `${JSON.stringify(diagnoseMessageView(view), null, 2)}\n`
+              : formatMessageTimeline(view),
           );
       }),
     );

@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { newMessageId } from '@outpost/core';
+import { explainCategory, newMessageId } from '@outpost/core';
 import type { DeliveryEntry } from '@outpost/store';
 import { DeliveryWorld, waitFor } from '../../delivery/test/helpers.ts';
 
@@ -67,11 +67,14 @@ test('outpost failures: exactly the bounced recipient, as JSON lines or a table;
     entries.map((entry) => [entry.messageId, entry.address, entry.status, entry.replyCode]),
     [[mixed, 'nobody@cli.test', 'bounced', 550]],
   );
+  const { diagnosis } = entries[0] as DeliveryEntry & { diagnosis?: { category: string; action: string } };
+  assert.equal(diagnosis?.category, 'no_such_user');
+  assert.equal(diagnosis?.action, explainCategory('no_such_user').advice);
   const table = await outpost('failures', '--since', '10m');
   assert.match(table.stdout, /^TIME\tMESSAGE\tRECIPIENT/);
   assert.match(
     table.stdout,
-    /nobody@cli\.test\tbounced\t5\.1\.1\tno_such_user\t550 <nobody@cli\.test>: No such user/,
+    /nobody@cli\.test\tbounced\t5\.1\.1\tno_such_user\t550 <nobody@cli\.test>: No such user\n {2}why: .+\n {2}what to do: .+\n/,
   );
   assert.equal((await outpost('failures', '--domain', 'wait.test', '--json')).stdout, '');
   assert.equal((await outpost('failures', '--since', 'whenever')).code, 1);
@@ -82,7 +85,7 @@ test('outpost message <id>: the timeline with the transcript; --json has the who
   assert.equal(shown.code, 0, shown.stderr);
   assert.match(shown.stdout, new RegExp(`^message ${mixed}  \\(finished\\)`));
   assert.match(shown.stdout, /^bob@cli\.test\tdelivered\t1\t/m);
-  assert.match(shown.stdout, /^nobody@cli\.test\tbounced\t1\t5\.1\.1 no_such_user/m);
+  assert.match(shown.stdout, /^nobody@cli\.test\tbounced\t1\t5\.1\.1 no_such_user.*\n {2}why: .+\n/m);
   assert.match(shown.stdout, /attempt 1 to cli\.test via mx\.cli\.test \[127\.0\.0\.2\]/);
   assert.match(shown.stdout, /^ {6}S: 550 5\.1\.1 <nobody@cli\.test>: No such user$/m);
   assert.match(shown.stdout, /^ {6}C: RCPT TO:<nobody@cli\.test>$/m);

@@ -1,4 +1,5 @@
 import type { DeliveryEntry } from '@outpost/store';
+import { type Diagnosis, diagnoseEntry, diagnoseMessageView } from './diagnosis-view.ts';
 import type { HeldEntry } from './held-deliveries.ts';
 import type { MessageView } from './message-view.ts';
 import type { QueueOverview } from './queue-overview.ts';
@@ -6,6 +7,10 @@ import type { QueueOverview } from './queue-overview.ts';
 /** Plain-text views for the CLI: one purpose each, nothing but formatting. */
 
 const time = (ms: number | undefined) => (ms === undefined ? '-' : new Date(ms).toISOString());
+
+/** The diagnosis under the line it explains: what it means, then what to do. */
+const diagnosisLines = (diagnosis: Diagnosis | undefined, indent: string): string[] =>
+  diagnosis ? [`${indent}why: ${diagnosis.explanation}`, `${indent}what to do: ${diagnosis.action}`] : [];
 
 /** The message's story in time order: arrival, every attempt with its transcript, every action. */
 export function formatMessageTimeline(view: MessageView): string {
@@ -20,11 +25,12 @@ export function formatMessageTimeline(view: MessageView): string {
   if (view.held) lines.push(`  HELD by ${view.held.by} since ${time(view.held.at)}`);
   if (view.traceId) lines.push(`  trace ${view.traceId}${view.traceUrl ? `  ${view.traceUrl}` : ''}`);
   lines.push('', 'RECIPIENT\tSTATUS\tATTEMPTS\tDETAIL');
-  for (const recipient of view.recipients) {
+  for (const recipient of diagnoseMessageView(view).recipients) {
     const detail = [recipient.enhancedStatus, recipient.category, recipient.replyText]
       .filter(Boolean)
       .join(' ');
     lines.push(`${recipient.address}\t${recipient.status}\t${recipient.attempts}\t${detail || '-'}`);
+    lines.push(...diagnosisLines(recipient.diagnosis, '  '));
   }
   for (const job of view.jobs) {
     const next = job.nextAttemptAt ? `, next ${time(job.nextAttemptAt)}` : '';
@@ -68,14 +74,16 @@ function attemptLines(attempt: MessageView['attempts'][number]): string[] {
   return lines;
 }
 
-/** One line per recipient outcome, newest first. */
+/** One line per recipient outcome, newest first, each followed by its diagnosis. */
 export function formatDeliveries(entries: ReadonlyArray<DeliveryEntry | HeldEntry>): string {
   const lines = ['TIME\tMESSAGE\tRECIPIENT\tSTATUS\tCODE\tCATEGORY\tREPLY'];
   for (const entry of entries) {
+    const { diagnosis } = diagnoseEntry(entry);
     if (entry.status === 'held' && 'heldBy' in entry) {
       lines.push(
         `${time(entry.time)}\t${entry.messageId}\t${entry.address}\theld\t-\t-\tby ${entry.by} (${entry.heldBy})`,
       );
+      lines.push(...diagnosisLines(diagnosis, '  '));
       continue;
     }
     const delivery = entry as DeliveryEntry;
@@ -90,6 +98,7 @@ export function formatDeliveries(entries: ReadonlyArray<DeliveryEntry | HeldEntr
         delivery.replyText ? `${delivery.replyCode ?? ''} ${delivery.replyText}`.trim() : '-',
       ].join('\t'),
     );
+    lines.push(...diagnosisLines(diagnosis, '  '));
   }
   return `${lines.join('\n')}\n`;
 }

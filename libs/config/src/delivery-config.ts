@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { byteSize, duration, integer, listen } from './fields.ts';
+import { byteSize, duration, integer, listen, positiveDuration } from './fields.ts';
 import { ConfigError } from './load-config.ts';
 
 const deliverySchema = z.object({
@@ -48,6 +48,12 @@ const deliverySchema = z.object({
   OUTPOST_LOG_MAX_BYTES: byteSize('256MB'),
   OUTPOST_TRANSCRIPT_MAX_BYTES: integer(32 * 1024, 1024, 10 * 1024 * 1024),
   OUTPOST_DELIVERY_HTTP_LISTEN: listen('0.0.0.0:8081'),
+  // RFC 8461: honour the receivers' MTA-STS policies (enforce and testing), or ignore them.
+  OUTPOST_MTA_STS: z.enum(['on', 'off']).default('on'),
+  OUTPOST_MTA_STS_PORT: integer(443, 1, 65535),
+  OUTPOST_MTA_STS_CA_FILE: z.string().optional(),
+  // §3.3: "A suggested timeout is one minute".
+  OUTPOST_MTA_STS_TIMEOUT: positiveDuration('60s'),
 });
 
 /** Settings only delivery workers read. */
@@ -80,6 +86,11 @@ export interface DeliveryConfig {
   delayWarningMs: number;
   /** Health, readiness and Prometheus metrics of the worker process. */
   httpListen: { host: string; port: number };
+  /**
+   * MTA-STS (RFC 8461): whether policies are honoured, the policy hosts' HTTPS port, a PEM file of
+   * extra CAs trusted for policy hosts and MX certificates (tests, private PKI), the fetch timeout.
+   */
+  mtaSts: { enabled: boolean; port: number; caFile?: string; fetchTimeoutMs: number };
 }
 
 export function loadDeliveryConfig(
@@ -139,6 +150,12 @@ export function loadDeliveryConfig(
       maxAgeMs: raw.OUTPOST_LOG_RETENTION,
       maxBytes: raw.OUTPOST_LOG_MAX_BYTES,
       maxTranscriptBytes: raw.OUTPOST_TRANSCRIPT_MAX_BYTES,
+    },
+    mtaSts: {
+      enabled: raw.OUTPOST_MTA_STS === 'on',
+      port: raw.OUTPOST_MTA_STS_PORT,
+      ...(raw.OUTPOST_MTA_STS_CA_FILE && { caFile: raw.OUTPOST_MTA_STS_CA_FILE }),
+      fetchTimeoutMs: raw.OUTPOST_MTA_STS_TIMEOUT,
     },
   });
 }

@@ -7,6 +7,7 @@ export * from './ingest/index.ts';
 export * from './mail-loop.ts';
 export * from './message.ts';
 export * from './message-id.ts';
+export * from './mta-sts/index.ts';
 export * from './prepare-message.ts';
 export * from './received.ts';
 export * from './rfc5322-date.ts';

@@ -47,6 +47,14 @@ const CASES: Array<[string, DeliveryEvent, string, string, string, string]> = [
   ],
   ['queue-lifetime-expired', { kind: 'expired' }, 'bounced', '4.4.7', 'unknown', 'bounce'],
   [
+    'mta-sts-enforced',
+    { kind: 'mta-sts', failure: 'certificate', detail: 'certificate of mx.example.com does not verify' },
+    'deferred',
+    '4.7.5',
+    'mta_sts_tls_required',
+    'next-address',
+  ],
+  [
     'no-reply-after-dot',
     { kind: 'network', stage: 'end-of-data', failure: 'no-reply-after-dot' },
     'deferred',

@@ -53,6 +53,7 @@ test('every failure category has its own plain-language cause and advice', () =>
   for (const category of FAILURE_CATEGORIES) {
     const explanation = CATEGORY_EXPLANATIONS[category];
     assert.ok(explanation.cause.length > 20 && explanation.advice.length > 5, category);
+    assert.ok(explanation.operatorAction.length > 20, category);
     causes.add(explanation.cause);
   }
   assert.equal(causes.size, FAILURE_CATEGORIES.length, 'no two categories share a cause');

@@ -9,6 +9,11 @@ export interface DnsResolver {
   resolveMx(domain: string): Promise<MxRecord[]>;
   /** A and AAAA addresses of a host; both may be empty. Throws DnsError (nxdomain/temporary). */
   resolveAddresses(host: string): Promise<{ ipv4: string[]; ipv6: string[] }>;
+  /**
+   * TXT records, each as its character-strings (RFC 1035 §3.3.14; callers join them as their
+   * protocol says). `[]` when the name exists without TXT. Throws DnsError (nxdomain/temporary).
+   */
+  resolveTxt(name: string): Promise<string[][]>;
   /** Drops what is cached for a host, so the next try looks it up again (the FAQ's advice). */
   forget(host: string): void;
 }
@@ -18,13 +23,16 @@ export interface DnsResolverOptions {
   servers?: readonly string[];
   timeoutMs?: number;
   tries?: number;
-  /** node:dns gives no TTL for MX answers: they are cached this long. */
+  /** node:dns gives no TTL for MX and TXT answers: they are cached this long. */
   mxCacheMs?: number;
   /** Cap on any cached TTL, and on the number of cached names. */
   maxTtlMs?: number;
   maxEntries?: number;
   now?: () => number;
 }
+
+/** How long "no such record / no such name" is remembered. */
+const NEGATIVE_TTL_MS = 60_000;
 
 interface TtlAddress {
   address: string;
@@ -41,6 +49,8 @@ export function createDnsResolver(options: DnsResolverOptions = {}): DnsResolver
     options.maxEntries ?? 10_000,
     options.now,
   );
+  // A name without TXT records is cached too (briefly): most domains publish no _mta-sts record.
+  const txtCache = new TtlCache<string[][] | DnsError>(options.maxEntries ?? 10_000, options.now);
 
   async function lookup<T>(name: string, type: string, run: () => Promise<T>): Promise<T> {
     try {
@@ -97,9 +107,31 @@ export function createDnsResolver(options: DnsResolverOptions = {}): DnsResolver
       const entries = [...ipv4, ...ipv6];
       // An empty answer is cached briefly: the host may get addresses soon.
       const ttl =
-        entries.length === 0 ? 60_000 : Math.min(...entries.map((entry) => entry.ttl * 1000), maxTtlMs);
+        entries.length === 0
+          ? NEGATIVE_TTL_MS
+          : Math.min(...entries.map((entry) => entry.ttl * 1000), maxTtlMs);
       addressCache.set(key, result, ttl);
       return result;
+    },
+
+    async resolveTxt(name) {
+      const key = name.toLowerCase();
+      const cached = txtCache.get(key);
+      if (cached instanceof DnsError) throw cached;
+      if (cached) return cached;
+      try {
+        const records = await lookup(name, 'TXT', () => resolver.resolveTxt(name));
+        txtCache.set(key, records, Math.min(options.mxCacheMs ?? 300_000, maxTtlMs));
+        return records;
+      } catch (error) {
+        if (!(error instanceof DnsError) || error.failure === 'temporary') throw error;
+        if (error.failure === 'nodata') {
+          txtCache.set(key, [], NEGATIVE_TTL_MS);
+          return [];
+        }
+        txtCache.set(key, error, NEGATIVE_TTL_MS);
+        throw error;
+      }
     },
 
     forget(host) {

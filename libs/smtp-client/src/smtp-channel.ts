@@ -1,5 +1,32 @@
+import { type SecureContext, TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { checkDnsIdentity } from './tls-identity.ts';
 import type { TranscriptRecorder } from './transcript.ts';
+
+/**
+ * - 'opportunistic': STARTTLS when offered, plaintext otherwise, any certificate (RFC 3207 §4);
+ * - 'none': never (a host known TLS-broken);
+ * - 'verified': STARTTLS required, with a certificate that chains to a trusted CA and names the MX
+ *   host (an MTA-STS policy in enforce mode, RFC 8461 §4.2, §5); no plaintext fallback.
+ */
+export type TlsMode = 'opportunistic' | 'none' | 'verified';
+
+/** What TLS a connection got; the certificate is judged in every mode, enforced only in 'verified'. */
+export interface TlsSessionInfo {
+  /** The server listed STARTTLS in its EHLO reply. */
+  offered: boolean;
+  /** The handshake completed: the session is encrypted. */
+  established: boolean;
+  /** e.g. 'TLSv1.3' */
+  protocol?: string;
+  /**
+   * The certificate chains to a trusted CA and has a DNS-ID for the MX host (RFC 6125); false also
+   * when verification was required and its failure ended the handshake.
+   */
+  verified?: boolean;
+  /** Why the certificate did not verify, or why the handshake failed. */
+  error?: string;
+}
 
 export interface ChannelOptions {
   /** The IP address to connect to. */
@@ -9,8 +36,12 @@ export interface ChannelOptions {
   mxHost: string;
   heloName: string;
   sourceAddress?: string;
-  /** 'opportunistic': STARTTLS when offered, plaintext otherwise; 'none': never (a host known TLS-broken). */
-  tls: 'opportunistic' | 'none';
+  tls: TlsMode;
+  /**
+   * The trust store certificates are verified against (Node's default CAs when absent); a context
+   * built once with extra CAs (tests, private PKI) instead of a CA list parsed per connection.
+   */
+  secureContext?: SecureContext;
   lmtp?: boolean;
   timeouts: { connectMs: number; greetingMs: number; commandMs: number };
 }
@@ -25,6 +56,8 @@ export class SmtpChannel {
   /** Extensions from the EHLO reply, kept for later transactions on the same connection. */
   extensions: string[] = [];
   transactions = 0;
+  /** What TLS the connection got (set once connected, or when connecting failed). */
+  tlsSession: TlsSessionInfo = { offered: false, established: false };
   #recorder: TranscriptRecorder;
 
   constructor(options: ChannelOptions, recorder: TranscriptRecorder) {
@@ -41,10 +74,17 @@ export class SmtpChannel {
       ...(options.sourceAddress && { localAddress: options.sourceAddress }),
       secure: false,
       ignoreTLS: options.tls === 'none',
-      opportunisticTLS: true,
+      opportunisticTLS: options.tls !== 'verified',
+      requireTLS: options.tls === 'verified',
       // Opportunistic TLS (RFC 3207 §4 / RFC 7672 "may"): encrypt whatever the certificate; MTA-STS
-      // and DANE are what make verification mandatory.
-      tls: { servername: options.mxHost, rejectUnauthorized: false },
+      // is what makes verification mandatory. The certificate is still judged (with the same
+      // trust store and name rule) so that every session's record says whether it verified.
+      tls: {
+        servername: options.mxHost,
+        rejectUnauthorized: options.tls === 'verified',
+        checkServerIdentity: checkDnsIdentity,
+        ...(options.secureContext && { secureContext: options.secureContext }),
+      },
       lmtp: options.lmtp ?? false,
       connectionTimeout: options.timeouts.connectMs,
       greetingTimeout: options.timeouts.greetingMs,
@@ -68,6 +108,21 @@ export class SmtpChannel {
 
   get secure(): boolean {
     return this.connection.secure;
+  }
+
+  /** The TLS state of the connection now (nodemailer keeps its socket private; read defensively). */
+  tlsInfo(offered: boolean): TlsSessionInfo {
+    const socket = (this.connection as unknown as { _socket?: unknown })._socket;
+    if (!this.connection.secure || !(socket instanceof TLSSocket)) return { offered, established: false };
+    const protocol = socket.getProtocol();
+    const error = socket.authorizationError;
+    return {
+      offered,
+      established: true,
+      ...(protocol && { protocol }),
+      verified: socket.authorized,
+      ...(error && { error: String(error) }),
+    };
   }
 
   /** Still open and not closing (nodemailer keeps these private; read defensively). */

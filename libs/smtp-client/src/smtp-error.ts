@@ -31,7 +31,7 @@ export function stageOfCommand(command: string | undefined): SmtpStage {
  */
 export function eventOfError(
   error: NodemailerSmtpError,
-  state: { greeted: boolean; bodySent: boolean; stage: SmtpStage },
+  state: { greeted: boolean; bodySent: boolean; stage: SmtpStage; tlsRequired?: boolean },
 ): DeliveryEvent {
   // nodemailer refuses locally, before MAIL, a message larger than the server's SIZE (RFC 1870).
   if (error.code === 'EMESSAGE' && /larger than allowed/i.test(error.message)) {
@@ -42,6 +42,17 @@ export function eventOfError(
     };
   }
   const reply = error.response ? parseSmtpReply(error.response) : undefined;
+  // TLS required (MTA-STS enforce): a refused or missing STARTTLS is a TLS failure of this host, not
+  // a refusal of the mail (nodemailer sends STARTTLS even when it was not offered). A 421 is still
+  // the server closing the channel.
+  if (
+    state.tlsRequired &&
+    !state.bodySent &&
+    reply?.code !== 421 &&
+    (error.command === 'STARTTLS' || error.code === 'ETLS' || state.stage === 'starttls')
+  ) {
+    return { kind: 'network', stage: 'starttls', failure: 'tls-failed', detail: error.message };
+  }
   const stage =
     error.code === 'EMESSAGE' && error.command === 'DATA'
       ? 'end-of-data' // nodemailer names both the DATA command and the final reply 'DATA'

@@ -2,7 +2,7 @@ import type { DeliveryEvent, SmtpStage } from '@outpost/core';
 import { parseSmtpReply } from '@outpost/core';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { createReplyWatchdog, type ReplyTimeouts, RFC5321_REPLY_TIMEOUTS } from './reply-watchdog.ts';
-import { type ChannelOptions, SmtpChannel } from './smtp-channel.ts';
+import { type ChannelOptions, SmtpChannel, type TlsSessionInfo } from './smtp-channel.ts';
 import { eventOfError, type NodemailerSmtpError } from './smtp-error.ts';
 import { type TranscriptLine, TranscriptRecorder } from './transcript.ts';
 
@@ -40,6 +40,8 @@ export interface SmtpTransactionResult {
   /** The server greeted us: an SMTP session took place (counts toward the per-attempt session limit). */
   greeted: boolean;
   tls: boolean;
+  /** What TLS the session had: offered, established, protocol, whether the certificate verified. */
+  tlsInfo: TlsSessionInfo;
   /** One event per recipient: the reply or failure that decided it in this session. */
   recipients: RecipientEvent[];
   transcript: TranscriptLine[];
@@ -77,6 +79,7 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
     return {
       greeted,
       tls: channel?.secure ?? false,
+      tlsInfo: channel?.tlsSession ?? { offered: false, established: false },
       recipients,
       transcript: transcript.lines,
       durationMs: Date.now() - started,
@@ -111,6 +114,8 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
       await fresh.step<void>((done) => fresh.connection.connect((error) => done(error)));
       greeted = true;
       fresh.extensions = ehloExtensions(transcript.lines);
+      fresh.tlsSession = fresh.tlsInfo(offersStarttls(transcript.lines));
+      if (fresh.tlsSession.established) transcript.note(describeTls(fresh.tlsSession));
       if (options.auth) {
         const auth = options.auth;
         await fresh.step<void>((done) =>
@@ -119,12 +124,23 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
       }
     } catch (error) {
       greeted = false;
+      const failure = error as NodemailerSmtpError;
+      const stage = stageFromTranscript(transcript.lines);
+      fresh.tlsSession = {
+        ...fresh.tlsInfo(offersStarttls(transcript.lines)),
+        ...(stage === 'starttls' && {
+          error: tlsErrorOf(failure),
+          ...(CERTIFICATE_ERROR.test(tlsErrorOf(failure)) && { verified: false }),
+        }),
+      };
+      if (stage === 'starttls') transcript.note(`TLS failed: ${tlsErrorOf(failure)}`);
       return finish(
         everyone(
-          eventOfError(error as NodemailerSmtpError, {
+          eventOfError(failure, {
             greeted: sawGreeting(),
             bodySent: false,
-            stage: stageFromTranscript(transcript.lines),
+            stage,
+            tlsRequired: options.tls === 'verified',
           }),
         ),
       );
@@ -229,6 +245,27 @@ function stageFromTranscript(lines: readonly TranscriptLine[]): SmtpStage {
     if (command.startsWith('EHLO') || command.startsWith('HELO')) return 'ehlo';
   }
   return 'connect';
+}
+
+/** STARTTLS was in an EHLO reply (RFC 3207 §4: the keyword the server lists). */
+function offersStarttls(lines: readonly TranscriptLine[]): boolean {
+  return lines.some((line) => line.direction === 'S' && /^250[ -]STARTTLS\b/i.test(line.text));
+}
+
+/** Node's and OpenSSL's certificate verification errors (CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID ...). */
+const CERTIFICATE_ERROR = /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO_(?:GET|VERIFY)|certificate/i;
+
+/** "TLSv1.3, certificate verified" / "TLSv1.3, certificate not verified (CODE)". */
+function describeTls(tls: TlsSessionInfo): string {
+  const check = tls.verified
+    ? 'certificate verified'
+    : `certificate not verified (${tls.error ?? 'unknown'})`;
+  return `${tls.protocol ?? 'TLS'}, ${check}`;
+}
+
+/** A TLS failure in words: the OpenSSL/Node code (e.g. CERT_HAS_EXPIRED) and the message. */
+function tlsErrorOf(error: NodemailerSmtpError): string {
+  return error.originalCode ? `${error.originalCode}: ${error.message}` : error.message;
 }
 
 /** The extension keywords of the server's EHLO reply, as recorded in the transcript. */

@@ -14,6 +14,8 @@ export const ATTR = {
   messagingMessageId: 'messaging.message.id',
   dnsQuestionName: 'dns.question.name',
   tlsEstablished: 'tls.established',
+  tlsProtocolName: 'tls.protocol.name',
+  tlsProtocolVersion: 'tls.protocol.version',
   // ours
   messageId: 'outpost.message.id',
   attempt: 'outpost.attempt',
@@ -27,6 +29,11 @@ export const ATTR = {
   smtpReplyCode: 'smtp.reply.code',
   smtpReplyEnhanced: 'smtp.reply.enhanced',
   dnsRecordType: 'dns.question.type',
+  tlsMode: 'outpost.tls.mode',
+  tlsCertificateVerified: 'outpost.tls.certificate_verified',
+  tlsError: 'outpost.tls.error',
+  mtaStsMode: 'outpost.mta_sts.mode',
+  mtaStsPolicyId: 'outpost.mta_sts.policy_id',
 } as const;
 
 export type AttributeKey = (typeof ATTR)[keyof typeof ATTR];

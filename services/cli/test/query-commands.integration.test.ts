@@ -69,7 +69,7 @@ test('outpost failures: exactly the bounced recipient, as JSON lines or a table;
   );
   const { diagnosis } = entries[0] as DeliveryEntry & { diagnosis?: { category: string; action: string } };
   assert.equal(diagnosis?.category, 'no_such_user');
-  assert.equal(diagnosis?.action, explainCategory('no_such_user').advice);
+  assert.equal(diagnosis?.action, explainCategory('no_such_user').operatorAction);
   const table = await outpost('failures', '--since', '10m');
   assert.match(table.stdout, /^TIME\tMESSAGE\tRECIPIENT/);
   assert.match(

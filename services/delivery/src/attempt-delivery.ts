@@ -1,3 +1,4 @@
+import type { SecureContext } from 'node:tls';
 import type { Classification, DeliveryEvent, Recipient } from '@outpost/core';
 import { classify } from '@outpost/core';
 import type {
@@ -8,6 +9,7 @@ import type {
   TranscriptLine,
 } from '@outpost/smtp-client';
 import { runSmtpTransaction } from '@outpost/smtp-client';
+import type { MtaStsEntry, SessionTlsEntry } from '@outpost/store';
 import type { ConnectionPool, PooledConnection } from './connection-pool.ts';
 import { type DestinationLimiter, destinationKeyOf, type Lease } from './destination-limiter.ts';
 import {
@@ -17,6 +19,7 @@ import {
   type RoutedHost,
   routeDomain,
 } from './destination-route.ts';
+import { AttemptPolicy, type MtaStsDeps } from './mta-sts/attempt-policy.ts';
 
 export interface AttemptInput {
   domain: string;
@@ -46,6 +49,10 @@ export interface AttemptDeps extends RouteDeps {
   pauseMs: number;
   /** Test seam for the SMTP client; production uses nodemailer through libs/smtp-client. */
   transact?: typeof runSmtpTransaction;
+  /** MTA-STS policies (RFC 8461); absent = not honoured (OUTPOST_MTA_STS=off, unit tests). */
+  mtaSts?: MtaStsDeps;
+  /** Trust store for certificates (extra CAs); Node's default CAs when absent. */
+  secureContext?: SecureContext;
 }
 
 export interface RecipientOutcome {
@@ -66,6 +73,8 @@ export interface SessionRecord {
   port: number;
   greeted: boolean;
   tls: boolean;
+  /** none / opportunistic / mta-sts, the protocol, whether the certificate verified, the policy. */
+  tlsOutcome: SessionTlsEntry;
   durationMs: number;
   transcript: TranscriptLine[];
 }
@@ -76,6 +85,8 @@ export interface AttemptReport {
   /** Set when no connection slot was free: nothing was tried, and this is no attempt. */
   noSlot?: { retryAt: number; reason: 'busy' | 'paused' };
   destination?: string;
+  /** The receiver's MTA-STS policy, when one (enforce or testing) applied. */
+  mtaSts?: MtaStsEntry;
 }
 
 /**
@@ -88,6 +99,16 @@ export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): P
   const route = await routeDomain(input.domain, deps);
   const attempt = new AttemptState(input);
   if (route.kind === 'failed') return attempt.everyoneGets(route.event);
+  const policy = await AttemptPolicy.lookUp(input.domain, route.hosts, deps.mtaSts);
+  const withPolicy = (report: AttemptReport): AttemptReport => {
+    const mtaSts = policy.entry();
+    return mtaSts ? { ...report, mtaSts } : report;
+  };
+  const refusal = policy.nothingListed();
+  if (refusal) return withPolicy(attempt.everyoneGets(refusal));
+  // Enforce: only the hosts the policy lists (RFC 8461 §5); the destination (connection slots,
+  // pauses) stays the whole MX set, which other domains on the same hosts share.
+  const hosts = route.hosts.filter((host) => policy.plan.hosts.includes(host.host));
 
   const destination = destinationKeyOf(route.hosts);
   // A connection kept from an earlier job to this destination comes with its slot.
@@ -108,7 +129,7 @@ export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): P
   const connection = new HeldConnection(pooled);
   let routeProblem: DeliveryEvent | undefined;
   try {
-    routeProblem = await tryEveryAddress(route.hosts, input, deps, attempt, connection);
+    routeProblem = await tryEveryAddress(hosts, input, deps, attempt, connection, policy);
   } finally {
     const kept = connection.current;
     if (kept && deps.pool) deps.pool.park(destination, { ...kept, ...(lease && { lease }) });
@@ -122,11 +143,13 @@ export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): P
   }
   // Nobody was even tried: the route's own problem is every recipient's outcome.
   if (attempt.sessions.length === 0) {
-    return attempt.everyoneGets(
-      routeProblem ?? { kind: 'dns', failure: 'no-address', detail: `no address for ${input.domain}` },
+    return withPolicy(
+      attempt.everyoneGets(
+        routeProblem ?? { kind: 'dns', failure: 'no-address', detail: `no address for ${input.domain}` },
+      ),
     );
   }
-  return { ...attempt.report(), destination };
+  return withPolicy({ ...attempt.report(), destination });
 }
 
 /** The recipients' outcomes so far and the sessions held, for one attempt. */
@@ -173,6 +196,7 @@ async function tryEveryAddress(
   deps: AttemptDeps,
   attempt: AttemptState,
   connection: HeldConnection,
+  policy: AttemptPolicy,
 ): Promise<DeliveryEvent | undefined> {
   const transact = deps.transact ?? runSmtpTransaction;
   let addressesTried = 0;
@@ -198,18 +222,20 @@ async function tryEveryAddress(
       addressesTried++;
       tried.add(`${address}:${target.port}`);
       const candidate: Candidate = { ...target, address };
-      const tlsBroken = await deps.tlsMemory.isBroken(target.host);
+      // Under an enforced policy the TLS-broken memory is not consulted: no plaintext fallback.
+      const tls = policy.tlsModeFor(!policy.enforced && (await deps.tlsMemory.isBroken(target.host)));
       const sourceAddress = deps.sourceAddress?.();
       for (const batch of chunks(waiting, deps.maxRecipientsPerTransaction)) {
         const sessionStarted = Date.now();
-        const reuse = connection.takeFor(candidate);
-        const result = await transact({
+        const reuse = connection.takeFor(candidate, tls === 'verified');
+        const outcome = await transact({
           address,
           port: target.port,
           mxHost: target.host,
           heloName: deps.heloName,
           ...(sourceAddress !== undefined && { sourceAddress }),
-          tls: tlsBroken ? 'none' : 'opportunistic',
+          tls,
+          ...(deps.secureContext && { secureContext: deps.secureContext }),
           lmtp: target.lmtp,
           ...(target.auth && { auth: target.auth }),
           timeouts: deps.timeouts,
@@ -221,13 +247,14 @@ async function tryEveryAddress(
           ...(reuse && { reuse }),
           keepOpen: deps.pool !== undefined,
         });
+        const result = policy.judgeSession(target.host, outcome);
         connection.keep(candidate, result.channel);
-        attempt.sessions.push(sessionRecord(candidate, result, sessionStarted));
+        attempt.sessions.push(sessionRecord(candidate, result, sessionStarted, policy));
         for (const { address: recipientAddress, event } of result.recipients) {
           const recipient = batch.find((entry) => entry.address === recipientAddress);
           if (recipient) attempt.settle(recipient, event, candidate);
         }
-        await learnFromSession(result, candidate, deps);
+        await learnFromSession(result, candidate, deps, policy.enforced);
         // A server that failed at the connection level will not do better for the next batch.
         if (!result.greeted) break;
       }
@@ -266,11 +293,14 @@ class HeldConnection {
     this.current = pooled;
   }
 
-  takeFor(candidate: Candidate): SmtpChannel | undefined {
+  /** `verified`: only a connection whose TLS verified for this very host name will do. */
+  takeFor(candidate: Candidate, verified = false): SmtpChannel | undefined {
     const held = this.current;
     this.current = undefined;
     if (!held) return undefined;
-    if (held.address === candidate.address && held.port === candidate.port) return held.channel;
+    const tls = held.channel.tlsSession;
+    const trusted = !verified || (held.host === candidate.host && tls.established && tls.verified === true);
+    if (held.address === candidate.address && held.port === candidate.port && trusted) return held.channel;
     held.channel.close();
     return undefined;
   }
@@ -292,9 +322,12 @@ async function learnFromSession(
   result: SmtpTransactionResult,
   candidate: Candidate,
   deps: AttemptDeps,
+  tlsRequired: boolean,
 ): Promise<void> {
   const events = result.recipients.map((recipient) => recipient.event);
-  if (events.some((event) => event.kind === 'network' && event.failure === 'tls-failed')) {
+  // A failure of verified TLS says nothing about opportunistic TLS with the host (a certificate
+  // for another name still encrypts): it does not send other domains' mail in plaintext.
+  if (!tlsRequired && events.some((event) => event.kind === 'network' && event.failure === 'tls-failed')) {
     // The next try goes in plaintext (nodemailer's opportunisticTLS only covers a refused command).
     await deps.tlsMemory.markBroken(candidate.host);
   }
@@ -308,6 +341,7 @@ function sessionRecord(
   candidate: Candidate,
   result: SmtpTransactionResult,
   startedAt: number,
+  policy: AttemptPolicy,
 ): SessionRecord {
   return {
     startedAt,
@@ -316,6 +350,7 @@ function sessionRecord(
     port: candidate.port,
     greeted: result.greeted,
     tls: result.tls,
+    tlsOutcome: policy.tlsOutcomeOf(result.tlsInfo),
     durationMs: result.durationMs,
     transcript: result.transcript,
   };

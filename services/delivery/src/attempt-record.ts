@@ -1,6 +1,6 @@
 import type { RecipientStatus } from '@outpost/core';
 import { newMessageId } from '@outpost/core';
-import type { AttemptRecord, DeliveryLog, RecipientState } from '@outpost/store';
+import type { AttemptRecord, DeliveryLog, MtaStsEntry, RecipientState } from '@outpost/store';
 import { capTranscript } from '@outpost/store';
 import type { RecipientOutcome, SessionRecord } from './attempt-delivery.ts';
 
@@ -25,6 +25,8 @@ export async function recordAttempt(
     traceparent?: string;
     outcomes: readonly RecipientOutcome[];
     sessions: readonly SessionRecord[];
+    /** The receiver's MTA-STS policy, when one applied. */
+    mtaSts?: MtaStsEntry;
     statusOf: (address: string) => RecipientStatus;
     maxTranscriptBytes: number;
   },
@@ -63,10 +65,12 @@ export async function recordAttempt(
       address: session.address,
       port: session.port,
       tls: session.tls,
+      tlsOutcome: session.tlsOutcome,
       greeted: session.greeted,
       durationMs: session.durationMs,
       ...(!allDelivered && { transcript: capTranscript(session.transcript, options.maxTranscriptBytes) }),
     })),
+    ...(options.mtaSts && { mtaSts: options.mtaSts }),
   };
   await log.write(record);
   const states: RecipientState[] = record.recipients.map((recipient) => ({

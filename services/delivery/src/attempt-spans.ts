@@ -23,6 +23,7 @@ export function tracedResolver(resolver: DnsResolver, tracer: Tracer, parent: Co
   return {
     resolveMx: (domain) => traced('MX', domain, () => resolver.resolveMx(domain)),
     resolveAddresses: (host) => traced('A/AAAA', host, () => resolver.resolveAddresses(host)),
+    resolveTxt: (name) => traced('TXT', name, () => resolver.resolveTxt(name)),
     forget: (host) => resolver.forget(host),
   };
 }
@@ -57,7 +58,7 @@ export function recordSessionSpans(
     connect.end(banner ? session.startedAt + banner.at : endedAt);
     const smtp: Span = tracer.startSpan(
       'smtp.session',
-      { attributes: { ...network, [ATTR.tlsEstablished]: session.tls }, startTime: session.startedAt },
+      { attributes: { ...network, ...tlsAttributes(session) }, startTime: session.startedAt },
       contextWith(connect, parent),
     );
     for (const line of session.transcript) {
@@ -72,8 +73,30 @@ export function recordSessionSpans(
   }
 }
 
+/**
+ * The session's TLS outcome: OpenTelemetry's tls.* keys where they exist (`tls.protocol.version` is
+ * "1.3" for TLSv1.3), ours for the mode, the certificate check and the MTA-STS policy.
+ */
+function tlsAttributes(session: SessionRecord): Record<string, string | number | boolean> {
+  const tls = session.tlsOutcome;
+  const version = tls.protocol?.match(/^TLSv(\d(?:\.\d)?)$/)?.[1];
+  return {
+    [ATTR.tlsEstablished]: session.tls,
+    [ATTR.tlsMode]: tls.mode,
+    ...(tls.protocol && { [ATTR.tlsProtocolName]: 'tls' }),
+    ...(version && { [ATTR.tlsProtocolVersion]: version }),
+    ...(tls.certificateVerified !== undefined && { [ATTR.tlsCertificateVerified]: tls.certificateVerified }),
+    ...(tls.error && { [ATTR.tlsError]: tls.error }),
+    ...(tls.mtaSts && { [ATTR.mtaStsMode]: tls.mtaSts.mode, [ATTR.mtaStsPolicyId]: tls.mtaSts.policyId }),
+  };
+}
+
 /** Outcome attributes on the attempt span: counts per verdict, and the decisive category. */
-export function annotateAttemptSpan(span: Span, report: Pick<AttemptReport, 'outcomes'>): void {
+export function annotateAttemptSpan(span: Span, report: Pick<AttemptReport, 'outcomes' | 'mtaSts'>): void {
+  if (report.mtaSts) {
+    span.setAttribute(ATTR.mtaStsMode, report.mtaSts.mode);
+    span.setAttribute(ATTR.mtaStsPolicyId, report.mtaSts.policyId);
+  }
   const counts = { delivered: 0, deferred: 0, bounced: 0 };
   for (const outcome of report.outcomes) counts[outcome.classification.verdict]++;
   span.setAttribute('outpost.delivered', counts.delivered);

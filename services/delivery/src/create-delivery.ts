@@ -17,9 +17,11 @@ import { createConnectionPool } from './connection-pool.ts';
 import { createDeliveryMetrics } from './delivery-metrics.ts';
 import { createDestinationLimiter } from './destination-limiter.ts';
 import { startHealthServer } from './health-server.ts';
+import { createMtaSts } from './mta-sts/create-mta-sts.ts';
 import { processDeliveryJob } from './process-delivery-job.ts';
 import { ownAddresses } from './self-identity.ts';
 import { createTlsMemory } from './tls-memory.ts';
+import { loadTrustStore } from './tls-trust.ts';
 
 export interface Delivery {
   /** Where /healthz, /readyz and /metrics answer. */
@@ -48,6 +50,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
   redis.on('error', (error) => logger.debug({ err: error }, 'redis connection error'));
   await waitForRedis(redis);
   await assertNoEviction(redis);
+  const secureContext = await loadTrustStore(delivery.mtaSts.caFile);
 
   const queueOptions = { connection: redis, prefix: QUEUE_PREFIX };
   const messageQueue = new Queue(QUEUE_NAMES.message, queueOptions);
@@ -66,9 +69,18 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
   const pool =
     delivery.connectionReuse.idleMs > 0 ? createConnectionPool(delivery.connectionReuse) : undefined;
   const metrics = createDeliveryMetrics({ deliveryQueue, messageQueue, limiter });
+  const resolver =
+    options.resolver ?? createDnsResolver({ servers: config.dnsServers, timeoutMs: delivery.dnsTimeoutMs });
+  const mtaSts = createMtaSts({
+    redis,
+    resolver,
+    config: delivery.mtaSts,
+    ipFamilies: delivery.ipFamilies,
+    allowPrivateDestinations: config.allowPrivateDestinations,
+    ...(secureContext && { secureContext }),
+  });
   const attempt: AttemptDeps = {
-    resolver:
-      options.resolver ?? createDnsResolver({ servers: config.dnsServers, timeoutMs: delivery.dnsTimeoutMs }),
+    resolver,
     transportMap: transport.map,
     deliveryPort: config.deliveryPort,
     ipFamilies: delivery.ipFamilies,
@@ -91,6 +103,8 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
     limiter,
     ...(pool && { pool }),
     pauseMs: delivery.retry.firstDelayMs,
+    ...(mtaSts && { mtaSts }),
+    ...(secureContext && { secureContext }),
   };
   const workerOptions = {
     connection: redis,

@@ -9,7 +9,7 @@ import {
 } from '@outpost/core';
 import type { DeliveryJobData, MessageJobData, ReportedRecipient, SuppressionEntry } from '@outpost/queue';
 import { findSuppressed, reportRecipients } from '@outpost/queue';
-import type { DeliveryLog } from '@outpost/store';
+import type { DeliveryLog, MtaStsEntry } from '@outpost/store';
 import { ATTR, contextFromTraceparent, contextWith, type Logger, type Tracer } from '@outpost/telemetry';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -102,6 +102,7 @@ export async function processDeliveryJob(
 
   const started = now();
   let sessions: SessionRecord[] = [];
+  let mtaSts: MtaStsEntry | undefined;
   if (toAttempt.length === 0) {
     // Everyone is suppressed: nothing to attempt.
   } else if (now() >= data.expiresAt) {
@@ -156,6 +157,7 @@ export async function processDeliveryJob(
     logAttempt(deps.logger, context, report);
     outcomes.push(...report.outcomes);
     sessions = report.sessions;
+    mtaSts = report.mtaSts;
   }
 
   const at = now();
@@ -180,6 +182,7 @@ export async function processDeliveryJob(
       ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
       outcomes,
       sessions,
+      ...(mtaSts && { mtaSts }),
       statusOf,
       maxTranscriptBytes: deps.maxTranscriptBytes ?? 32 * 1024,
     }).catch((error: unknown) => deps.logger.warn({ err: error, ...context }, 'delivery log write failed'));

@@ -22,14 +22,15 @@ export function diagnoseOutcome(
   category: string | undefined,
 ): Diagnosis | undefined {
   if (NOTHING_TO_EXPLAIN.has(status) || status === 'held' || !category) return undefined;
-  const { cause, advice } = explainCategory(category);
+  // The page and the API are for operators: their action, not the advice the sender's DSN gives.
+  const { cause, operatorAction } = explainCategory(category);
   if (status === 'expired')
     return {
       category,
       explanation: `The queue lifetime ran out before it could be delivered. The last problem: ${cause}`,
-      action: advice,
+      action: operatorAction,
     };
-  return { category, explanation: cause, action: advice };
+  return { category, explanation: cause, action: operatorAction };
 }
 
 export type HoldScope =

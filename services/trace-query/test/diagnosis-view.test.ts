@@ -11,11 +11,11 @@ import {
 } from '../src/index.ts';
 
 test('a failure is explained by its category: cause and what to do', () => {
-  const { cause, advice } = explainCategory('mailbox_full');
+  const { cause, operatorAction } = explainCategory('mailbox_full');
   assert.deepEqual(diagnoseOutcome('deferred', 'mailbox_full'), {
     category: 'mailbox_full',
     explanation: cause,
-    action: advice,
+    action: operatorAction,
   });
   assert.deepEqual(
     diagnoseOutcome('bounced', 'no_such_user')?.explanation,

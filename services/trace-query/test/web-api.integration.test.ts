@@ -49,11 +49,11 @@ test('every failure in /v1/deliveries carries its diagnosis; deliveries need non
   const { body } = await get<{ deliveries: Entry[] }>('/v1/deliveries?limit=500');
   const byAddress = (address: string, status: string) =>
     body.deliveries.find((entry) => entry.address === address && entry.status === status)!;
-  const { cause, advice } = explainCategory('no_such_user');
+  const { cause, operatorAction } = explainCategory('no_such_user');
   assert.deepEqual(byAddress('nobody@gmail.test', 'bounced').diagnosis, {
     category: 'no_such_user',
     explanation: cause,
-    action: advice,
+    action: operatorAction,
   });
   assert.equal(byAddress('carol@example.org', 'bounced').diagnosis?.category, 'policy_ip_or_ptr');
   assert.match(byAddress('carol@example.org', 'bounced').diagnosis!.explanation, /reverse DNS \(PTR\)/);

@@ -193,7 +193,7 @@ describe('the web page', { skip: existsSync(CHROMIUM) ? false : MISSING }, () =>
     assert.match(timeline, /:25, TLS \(TLSv1\.3, certificate not verified\), 95 ms/);
     assert.match(timeline, /TLS: self-signed certificate/);
     assert.ok(timeline.includes(explainCategory('no_such_user').cause), 'the attempt diagnosis');
-    assert.ok(timeline.includes(explainCategory('no_such_user').advice), 'and what to do');
+    assert.ok(timeline.includes(explainCategory('no_such_user').operatorAction), 'and what to do');
     assert.ok((await shown(page.locator('#recipients'))).includes(explainCategory('no_such_user').cause));
 
     // Nothing from the API became markup or ran.

@@ -17,8 +17,12 @@ export const FAILURE_CATEGORIES = [
   'policy_ip_or_ptr',
   'blocklisted',
   'tls_required',
+  // Verified TLS required by the receiver's MTA-STS policy (RFC 8461 §5), and not had.
+  'mta_sts_tls_required',
   'content_rejected',
   'auth_or_relay_denied',
+  // SPF, DKIM or DMARC of the sender's domain failed or missing (RFC 7372 X.7.20-X.7.26).
+  'sender_authentication',
   'mail_loop',
   'unknown',
 ] as const;

@@ -24,17 +24,22 @@ export interface Classification {
 /** Text patterns by category, checked in order; the first match names the cause. */
 const TEXT_CATEGORIES: ReadonlyArray<readonly [FailureCategory, RegExp]> = [
   ['greylisted', /gr[ea]y ?-?list|greylisted|try again in \d+ (?:sec|min)/i],
+  // Before rate limits: Gmail rate-limits unauthenticated mail, and the fix is authentication.
+  [
+    'sender_authentication',
+    /\bunauthenticated (?:e-?mail|mail|message)|this mail is unauthenticated|\bdmarc\b|\bspf\b|\bdkim\b|required authentication level|anti-?spoofing/i,
+  ],
   [
     'rate_limited',
-    /rate ?limit|too many (?:messages|mails|connections|recipients from)|throttl|exceeded .*(?:rate|quota of messages)|4\.7\.28|sending (?:rate|limit)|unexpected volume/i,
+    /rate ?limit|too many (?:messages|mails|connections|recipients from)|throttl|exceeded .*(?:rate|quota of messages)|4\.7\.28|sending (?:rate|limit)|unexpected volume|unusual rate|at a rate that prevents|user complaints|concurrent (?:server )?connections/i,
   ],
   [
     'blocklisted',
-    /block ?list|black ?list|spamhaus|spamcop|barracuda|\bdnsbl\b|\brbl\b|listed (?:on|at|in|by)|sorbs|reputation/i,
+    /block ?list|black ?list|spamhaus|spamcop|barracuda|\bdnsbl\b|\brbl\b|listed (?:on|at|in|by)|sorbs|reputation|uceprotect|proofpoint|banned sending ip/i,
   ],
   [
     'policy_ip_or_ptr',
-    /reverse (?:dns|lookup|hostname)|the ip you're using|not authorized to send email directly|\bptr\b|\brdns\b|dynamic|dial-?up|residential|\bppp\b|\badsl\b|client host .*rejected|cannot find your hostname|hostname .*(?:not|does not) match/i,
+    /reverse (?:dns|lookup|hostname)|the ip you're using|not authorized to send email directly|\bptr\b|\brdns\b|dynamic|dial-?up|residential|\bppp\b|\badsl\b|client host .*rejected|cannot find your hostname|hostname .*(?:not|does not) match|helo command rejected|fully[- ]qualified hostname/i,
   ],
   ['tls_required', /starttls|tls (?:is )?required|encryption required|must use tls|5\.7\.10/i],
   [
@@ -47,19 +52,19 @@ const TEXT_CATEGORIES: ReadonlyArray<readonly [FailureCategory, RegExp]> = [
   ],
   [
     'no_such_user',
-    /user unknown|unknown user|no such (?:user|mailbox|recipient)|does not exist|doesn't exist|mailbox (?:unavailable|not found)|recipient (?:rejected|unknown|not found)|invalid (?:recipient|mailbox)|address rejected|5\.1\.1\b/i,
+    /user unknown|unknown user|no such (?:user|mailbox|recipient)|does not exist|doesn't exist|mailbox (?:unavailable|not found)|recipient (?:rejected|unknown|not found)|invalid (?:recipient|mailbox)|address rejected|5\.1\.1\b|(?:account|mailbox)(?: that you tried to reach)? is disabled|doesn't have an? [\w.-]+ account|unrouteable address|no mailbox here/i,
   ],
   [
     'auth_or_relay_denied',
-    /relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited)|not permitted to relay|authentication required|relay not allowed/i,
+    /relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited)|not permitted to relay|authentication required|relay not allowed|permissions? to send as|send ?as ?denied/i,
   ],
   [
     'content_rejected',
-    /spam|virus|malware|content|message (?:rejected|refused)|policy violation|phish|not accepted for policy reasons/i,
+    /spam|virus|malware|content|message (?:rejected|refused)|policy violation|phish|not accepted for policy reasons|unsolicited/i,
   ],
   [
     'busy_try_later',
-    /busy|try (?:again )?later|temporar|service (?:not )?available|too many connections|overload/i,
+    /busy|try (?:again )?later|temporar|service (?:not )?available|too many connections|overload|insufficient system storage|too many recipients/i,
   ],
 ];
 
@@ -71,6 +76,7 @@ const STATUS_CATEGORIES: ReadonlyArray<readonly [RegExp, FailureCategory]> = [
   [/^[45]\.3\.4$|^[45]\.2\.3$/, 'message_too_large'],
   [/^[45]\.7\.1$/, 'auth_or_relay_denied'],
   [/^[45]\.7\.(?:10|11)$/, 'tls_required'],
+  [/^[45]\.7\.(?:2[0-46])$/, 'sender_authentication'],
   [/^[45]\.7\.(?:25|27)$/, 'policy_ip_or_ptr'],
   [/^[45]\.7\.28$/, 'rate_limited'],
   [/^[45]\.7\.0$/, 'auth_or_relay_denied'],
@@ -175,6 +181,18 @@ export const CLASSIFICATION_RULES: readonly Rule[] = [
     id: 'queue-lifetime-expired',
     matches: (event) => event.kind === 'expired',
     classify: () => bounced('4.4.7', 'unknown'),
+  },
+  {
+    id: 'mta-sts-enforced',
+    // RFC 8461 §5: another listed host may do; otherwise "treat such failures as transient errors
+    // and retry delivery later" (each retry looks the policy up again, so a fixed policy applies).
+    matches: (event) => event.kind === 'mta-sts',
+    classify: (event) => {
+      const { failure } = event as Extract<DeliveryEvent, { kind: 'mta-sts' }>;
+      // X.7.4 security features not supported; X.7.5 cryptographic failure; X.4.4 no usable route.
+      const status = failure === 'no-starttls' ? '4.7.4' : failure === 'mx-not-listed' ? '4.4.4' : '4.7.5';
+      return deferred(status, 'mta_sts_tls_required', 'next-address');
+    },
   },
   {
     id: 'no-reply-after-dot',

@@ -22,6 +22,9 @@ export type NetworkFailure =
   | 'tls-failed' // STARTTLS handshake failed or stalled
   | 'no-reply-after-dot'; // message sent, the final reply never came (RFC 1047)
 
+/** Why an enforced MTA-STS policy kept the mail from a host. */
+export type MtaStsFailure = 'mx-not-listed' | 'no-starttls' | 'certificate' | 'tls-failed';
+
 /** What one step of a delivery attempt ended with; the input of classification. */
 export type DeliveryEvent =
   | { kind: 'reply'; stage: SmtpStage; reply: SmtpReply }
@@ -33,5 +36,10 @@ export type DeliveryEvent =
     }
   | { kind: 'loop'; detail: string }
   | { kind: 'expired'; detail?: string }
+  /**
+   * The receiver's MTA-STS policy is "enforce" (RFC 8461 §5) and this host may not have the mail: it is
+   * not listed in the policy, offers no STARTTLS, or its certificate does not validate for its name.
+   */
+  | { kind: 'mta-sts'; failure: MtaStsFailure; detail: string }
   /** Not attempted: the address is on the suppression list after an earlier permanent failure. */
   | { kind: 'suppressed'; status: string; category: FailureCategory; detail: string };

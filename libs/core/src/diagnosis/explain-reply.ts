@@ -29,8 +29,9 @@ export function explainReply(line: string, stage: SmtpStage = 'rcpt'): ReplyDiag
     result.category === 'delivered'
       ? 'The server accepted it.'
       : (() => {
-          const { cause, advice } = explainCategory(result.category);
-          return `${cause} ${advice}`;
+          // `outpost explain` is the operator's tool: what it means, then what the operator can do.
+          const { cause, operatorAction } = explainCategory(result.category);
+          return `${cause} What to do: ${operatorAction}`;
         })();
   return { verdict, status: result.status, category: result.category, explanation, rule: result.rule };
 }

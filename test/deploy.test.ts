@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  loadBounceConfig,
+  loadConfig,
+  loadDeliveryConfig,
+  loadTraceQueryConfig,
+  loadWebhookConfig,
+} from '@outpost/config';
 import { parse } from 'yaml';
 
 // No Docker engine runs where the tests run, so the compose file is checked as data: the promises
@@ -72,4 +83,96 @@ test('the image pins its base, runs as a non-root user and starts the outpost co
   assert.match(dockerfile, /^USER node$/m);
   assert.match(dockerfile, /npm ci/);
   assert.match(dockerfile, /ENTRYPOINT \["node", "\/app\/services\/cli\/bin\/outpost\.ts"\]/);
+});
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
+const OUTPOST_SERVICES = ['ingest', 'delivery', 'bounce', 'trace-query'];
+
+/** Every variable libs/config's schemas read (their z.object keys), and the OTel SDK's own. */
+const knownVariables = new Set([
+  ...globSync('libs/config/src/*.ts', { cwd: ROOT }).flatMap((file) =>
+    [...read(file).matchAll(/^\s{2,}([A-Z][A-Z0-9_]+):/gm)].map((match) => match[1]!),
+  ),
+  ...[...read('libs/telemetry/src/tracing.ts').matchAll(/\b(OTEL_[A-Z_]+)\b/g)].map((match) => match[1]!),
+]);
+
+/** ${VAR:-default} as compose fills it in from `values` (the shell or .env). */
+const interpolate = (text: string, values: Record<string, string> = {}) =>
+  text.replace(
+    /\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g,
+    (_, name: string, fallback = '') => values[name] ?? fallback,
+  );
+
+const composeText = read('docker-compose.yml');
+const dotenvExample = Object.fromEntries(
+  read('.env.example')
+    .split('\n')
+    .filter((line) => /^[A-Z]/.test(line))
+    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+);
+
+test('every Outpost service runs an outpost verb with variables Outpost reads, and they load', () => {
+  const cliSources = globSync('services/cli/src/**/*.ts', { cwd: ROOT }).map(read).join('\n');
+  const verbs = new Set([...cliSources.matchAll(/\.command\('([a-z-]+)/g)].map((match) => match[1]));
+  // As compose would run it: with the defaults, and with .env.example's values.
+  for (const values of [{}, dotenvExample]) {
+    const services = (
+      parse(interpolate(composeText, values), { merge: true }) as {
+        services: Record<string, { command: string[]; environment: Record<string, string> }>;
+      }
+    ).services;
+    for (const name of OUTPOST_SERVICES) {
+      const service = services[name]!;
+      assert.deepEqual(service.command, [name]);
+      assert.ok(verbs.has(name), `outpost ${name} exists`);
+      for (const variable of Object.keys(service.environment)) {
+        assert.ok(knownVariables.has(variable), `${name}: ${variable} is a variable Outpost reads`);
+      }
+      // An empty ${VAR:-} is an empty string to compose (YAML reads it as null).
+      const env = Object.fromEntries(
+        Object.entries(service.environment).map(([key, value]) => [key, String(value ?? '')]),
+      );
+      loadConfig(env);
+      if (name === 'delivery') {
+        loadDeliveryConfig(env);
+        loadWebhookConfig(env);
+      }
+      if (name === 'bounce') loadBounceConfig(env);
+      if (name === 'trace-query') loadTraceQueryConfig(env);
+    }
+  }
+});
+
+test('.env.example sets exactly the variables the compose file takes from .env', () => {
+  const interpolated = new Set([...composeText.matchAll(/\$\{([A-Z0-9_]+)/g)].map((match) => match[1]!));
+  const offered = new Set(Object.keys(dotenvExample));
+  offered.delete('COMPOSE_PROJECT_NAME'); // compose's own
+  assert.deepEqual([...offered].sort(), [...interpolated].sort());
+  assert.equal(dotenvExample.COMPOSE_PROJECT_NAME, 'outpost');
+});
+
+test('docker-compose 1.29 validates the file offline (docker-compose config -q)', (t) => {
+  // 1.29 refuses a top-level `name:`; COMPOSE_PROJECT_NAME in .env names the project instead.
+  assert.equal((parse(composeText) as { name?: string }).name, undefined);
+  const compose = (...args: string[]) =>
+    spawnSync('docker-compose', args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  // With the defaults (every profile; a developer's own .env left out), and with .env.example.
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-compose-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const noEnv = join(dir, 'empty.env');
+  writeFileSync(noEnv, '');
+  const withDefaults = compose('--env-file', noEnv, '--profile', 'demo', 'config', '--services');
+  if ((withDefaults.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    return t.skip(
+      'docker-compose is not installed: `apt-get install docker-compose` (1.29, no Docker engine needed) ' +
+        'or `pip install docker-compose` validates docker-compose.yml offline',
+    );
+  }
+  assert.equal(withDefaults.status, 0, `docker-compose config: ${withDefaults.stderr}`);
+  const withExample = compose('--env-file', '.env.example', 'config', '-q');
+  assert.equal(withExample.status, 0, `docker-compose --env-file .env.example config: ${withExample.stderr}`);
+  assert.deepEqual(withDefaults.stdout.trim().split('\n').sort(), [
+    'bounce', 'delivery', 'ingest', 'jaeger', 'mailpit', 'redis', 'trace-query',
+]); // biome-ignore format: one list
 });

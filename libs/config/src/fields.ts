@@ -67,3 +67,58 @@ export const boolean = (fallback: boolean) =>
 
 export const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
+
+const REDIS_SCHEME = /^(rediss?)(-sentinel|-cluster)?:\/\/(?:[^@/?#]*@)?([^/?#]+)(\/[^?#]*)?(?:\?([^#]*))?$/i;
+const REDIS_ENDPOINT = /^(?:\[[0-9a-f:.]+\]|[^:[\]\s]+)(?::(\d{1,5}))?$/i;
+const REDIS_DB = /^\d{1,5}$/;
+
+/**
+ * REDIS_URL: redis:// or rediss:// (TLS) for one server, redis-sentinel://h1,h2/master[/db] for
+ * Sentinel, redis-cluster://h1,h2 for Redis Cluster (each with an "s" after "redis" for TLS).
+ * The same grammar as libs/queue's parseRedisUrl, which turns it into connection options (a test
+ * there keeps the two in step). A problem never quotes the URL: it may hold a password.
+ */
+export const redisUrl = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .superRefine((text, ctx) => {
+      const problem = redisUrlProblem(text.trim());
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+
+function redisUrlProblem(text: string): string | undefined {
+  const match = text.match(REDIS_SCHEME);
+  if (!match) {
+    return 'expected redis://, rediss://, redis-sentinel://host:26379,.../master or redis-cluster://host:6379,...';
+  }
+  const topology = (match[2] ?? '').toLowerCase();
+  const endpoints = (match[3] ?? '').split(',');
+  const segments = (match[4] ?? '').split('/').filter(Boolean);
+  const parameters = [...new URLSearchParams(match[5] ?? '').keys()];
+  const ports = endpoints.map((endpoint) => endpoint.match(REDIS_ENDPOINT));
+  const outOfRange = (port: number) => port < 1 || port > 65535;
+  if (ports.some((port) => port === null || outOfRange(Number(port[1] ?? 6379)))) {
+    return 'every host must be host[:port] (an IPv6 address in brackets: [::1]:6379)';
+  }
+  if (topology === '' && endpoints.length > 1)
+    return 'several hosts need redis-sentinel:// or redis-cluster://';
+  const known = topology === '-sentinel' ? ['sentinelUsername', 'sentinelPassword'] : [];
+  const unknown = parameters.find((name) => !known.includes(name));
+  if (unknown !== undefined) return `unknown parameter "${unknown}"`;
+  if (topology === '-sentinel') {
+    if (segments.length === 0) {
+      return 'Sentinel needs the master name: redis-sentinel://host:26379,host:26379/mymaster';
+    }
+    if (segments.length > 2) return 'the path is /master-name[/db]';
+    if (segments[1] !== undefined && !REDIS_DB.test(segments[1])) return 'the database must be a number';
+    return undefined;
+  }
+  if (segments.length > 1 || (segments[0] !== undefined && !REDIS_DB.test(segments[0]))) {
+    return 'the path is the database number only: /0';
+  }
+  if (topology === '-cluster' && segments.length > 0 && Number(segments[0]) !== 0) {
+    return 'Redis Cluster has database 0 only';
+  }
+  return undefined;
+}

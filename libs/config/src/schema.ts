@@ -11,6 +11,7 @@ import {
   listen,
   optionalListen,
   positiveDuration,
+  redisUrl,
 } from './fields.ts';
 import { parseByteSize, parseDuration } from './units.ts';
 
@@ -91,7 +92,9 @@ const FQDN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]
 export const configSchema = z
   .object({
     OUTPOST_ENV: z.enum(['production', 'development']).default('production'),
-    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    REDIS_URL: redisUrl('redis://127.0.0.1:6379'),
+    // PEM file of the CA(s) that signed a TLS Redis's certificate (instead of the system's CAs).
+    OUTPOST_REDIS_CA_FILE: z.string().optional(),
     OUTPOST_REDIS_DURABILITY: z.enum(['auto', 'fsync', 'waitaof', 'none']).default('auto'),
     OUTPOST_REDIS_HIGH_WATER: highWater,
     OUTPOST_HOSTNAME: z.string().default(osHostname()),
@@ -138,6 +141,13 @@ export const configSchema = z
         code: 'custom',
         path: ['OUTPOST_HOSTNAME'],
         message: `"${env.OUTPOST_HOSTNAME}" is not a fully qualified domain name (required unless OUTPOST_ENV=development)`,
+      });
+    }
+    if (env.OUTPOST_REDIS_CA_FILE !== undefined && !/^rediss/i.test(env.REDIS_URL.trim())) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OUTPOST_REDIS_CA_FILE'],
+        message: 'is for TLS: REDIS_URL must start with rediss:// (or rediss-sentinel://, rediss-cluster://)',
       });
     }
     if ((env.OUTPOST_TLS_CERT === undefined) !== (env.OUTPOST_TLS_KEY === undefined)) {

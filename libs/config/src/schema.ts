@@ -157,14 +157,6 @@ export const configSchema = z
         message: 'OUTPOST_TLS_CERT and OUTPOST_TLS_KEY must be set together',
       });
     }
-    if (env.OUTPOST_ENV !== 'development' && env.OUTPOST_TLS_CERT === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['OUTPOST_TLS_CERT'],
-        message:
-          'a certificate is required unless OUTPOST_ENV=development (which generates a self-signed one)',
-      });
-    }
   });
 
 export type RawConfig = z.output<typeof configSchema>;

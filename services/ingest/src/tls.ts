@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { Config } from '@outpost/config';
+import { type Config, ConfigError } from '@outpost/config';
 import type { Logger } from '@outpost/telemetry';
 import { generate } from 'selfsigned';
 
@@ -9,7 +9,10 @@ export interface TlsMaterial {
   selfSigned: boolean;
 }
 
-/** The configured certificate, or (development only; config enforces it) a fresh self-signed one. */
+/**
+ * The configured certificate, or in development a fresh self-signed one. Only ingest serves TLS, so
+ * only ingest requires the certificate (delivery, bounce and trace-query share the configuration).
+ */
 export async function loadTlsMaterial(config: Config, logger: Logger): Promise<TlsMaterial> {
   if (config.tls) {
     const [key, cert] = await Promise.all([
@@ -18,6 +21,10 @@ export async function loadTlsMaterial(config: Config, logger: Logger): Promise<T
     ]);
     return { key, cert, selfSigned: false };
   }
+  if (config.env !== 'development')
+    throw new ConfigError([
+      'OUTPOST_TLS_CERT: ingest needs a certificate (with OUTPOST_TLS_KEY) unless OUTPOST_ENV=development, which generates a self-signed one',
+    ]);
   logger.warn(
     { hostname: config.hostname },
     'no TLS certificate configured: using a self-signed one (development)',

@@ -230,15 +230,15 @@ const LISTENERS: Record<string, Record<string, [string, string]>> = {
   },
   delivery: { http: ['OUTPOST_DELIVERY_HTTP_LISTEN', '0.0.0.0:8081'] },
   'trace-query': { http: ['OUTPOST_TRACE_QUERY_LISTEN', '0.0.0.0:8090'] },
-  bounce: {},
+  bounce: { http: ['OUTPOST_BOUNCE_HTTP_LISTEN', '0.0.0.0:8082'] },
 };
 
 /** Where each service answers its HTTP paths (the source that registers them). */
 const HTTP_SOURCES: Record<string, string[]> = {
   ingest: ['services/ingest/src/http/routes/health.ts'],
-  delivery: ['services/delivery/src/health-server.ts'],
+  delivery: ['libs/telemetry/src/health-server.ts'],
   'trace-query': ['services/trace-query/src/http/query-server.ts'],
-  bounce: [],
+  bounce: ['libs/telemetry/src/health-server.ts'],
 };
 
 test('probes and Services use ports the containers declare, where the service really listens', () => {
@@ -455,7 +455,8 @@ function labelValueExists(label: string, value: string): boolean {
 
 const METRICS_ROUTES: Record<string, string> = {
   ingest: 'services/ingest/src/http/routes/metrics.ts',
-  delivery: 'services/delivery/src/health-server.ts',
+  delivery: 'libs/telemetry/src/health-server.ts',
+  bounce: 'libs/telemetry/src/health-server.ts',
 };
 
 test('KEDA scales delivery on a series the workers export, aggregated with max()', async () => {
@@ -527,6 +528,7 @@ test('alerts and the ServiceMonitor use metrics, labels and ports that exist', a
       ),
   );
   assert.deepEqual(scraped.map((service) => service.metadata.name).sort(), [
+    'outpost-bounce',
     'outpost-delivery',
     'outpost-ingest',
   ]);
@@ -536,7 +538,9 @@ test('alerts and the ServiceMonitor use metrics, labels and ports that exist', a
     );
   }
   // Pods that serve /metrics say so for annotation-based scraping too.
-  for (const deployment of deployments.filter((item) => ['ingest', 'delivery'].includes(verbOf(item)))) {
+  for (const deployment of deployments.filter((item) =>
+    ['ingest', 'delivery', 'bounce'].includes(verbOf(item)),
+  )) {
     const annotations = deployment.spec.template.metadata.annotations;
     const port = containerOf(deployment).ports.find((item: { name: string }) => item.name === 'http');
     assert.equal(annotations['prometheus.io/port'], String(port.containerPort));

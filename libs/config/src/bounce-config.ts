@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, positiveDuration } from './fields.ts';
+import { duration, listen, positiveDuration } from './fields.ts';
 import { ConfigError } from './load-config.ts';
 
 /** A plain mailbox: local@domain, no display name, no spaces. */
@@ -34,6 +34,7 @@ const bounceSchema = z.object({
   OUTPOST_SUPPRESSION_TIME: duration('30d'),
   OUTPOST_DSN_LIFETIME: positiveDuration('2d'),
   OUTPOST_BOUNCE_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(10),
+  OUTPOST_BOUNCE_HTTP_LISTEN: listen('0.0.0.0:8082'),
 });
 
 /** Settings only the bounce service reads. */
@@ -51,6 +52,8 @@ export interface BounceConfig {
   /** How long delivery keeps trying to deliver a DSN. */
   dsnLifetimeMs: number;
   concurrency: number;
+  /** Health, readiness and Prometheus metrics of the bounce process. */
+  httpListen: { host: string; port: number };
 }
 
 export function loadBounceConfig(
@@ -73,5 +76,6 @@ export function loadBounceConfig(
     suppressionMs: raw.OUTPOST_SUPPRESSION_TIME,
     dsnLifetimeMs: raw.OUTPOST_DSN_LIFETIME,
     concurrency: raw.OUTPOST_BOUNCE_CONCURRENCY,
+    httpListen: raw.OUTPOST_BOUNCE_HTTP_LISTEN,
   });
 }

@@ -1,3 +1,4 @@
 export * from './attributes.ts';
+export * from './health-server.ts';
 export * from './logger.ts';
 export * from './tracing.ts';

@@ -12,14 +12,17 @@ import {
   startFailedJobSweeper,
   waitForRedis,
 } from '@outpost/queue';
-import type { Logger, Tracer } from '@outpost/telemetry';
+import { type HealthServer, type Logger, startHealthServer, type Tracer } from '@outpost/telemetry';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { createBounceMetrics } from './bounce-metrics.ts';
 import { createCollector } from './dsn-collector.ts';
 import { processBounceJob } from './process-bounce-job.ts';
 import { sendRetryDelayMs } from './send-job.ts';
 
 export interface Bounce {
+  /** Where /healthz, /readyz and /metrics answer. */
+  readonly httpAddress: HealthServer['address'];
   stop(): Promise<void>;
 }
 
@@ -118,8 +121,14 @@ export async function startBounce(options: BounceOptions): Promise<Bounce> {
   const sweeper = startFailedJobSweeper([bounceQueue], options.sweepIntervalMs ?? 60_000, logger, (job) =>
     /stalled/i.test(job.failedReason ?? ''),
   );
+  const health = await startHealthServer({
+    ...bounce.httpListen,
+    registry: createBounceMetrics({ redis, bounceQueue }),
+    ready: async () => redis.status === 'ready' && (await redis.ping()) === 'PONG',
+  });
   logger.info(
     {
+      http: health.address,
       concurrency: bounce.concurrency,
       collectWindowMs: bounce.collectWindowMs,
       backscatterLimit: bounce.backscatterLimit,
@@ -129,8 +138,10 @@ export async function startBounce(options: BounceOptions): Promise<Bounce> {
   );
 
   return {
+    httpAddress: health.address,
     async stop() {
       sweeper.stop();
+      await health.close();
       // A job cut off here keeps its state in Redis; its lock lapses and another worker redoes it.
       const graceful = worker.close();
       const timeout = new Promise<'timeout'>((resolve) =>

@@ -47,6 +47,7 @@ describe('collecting reports into one DSN per message, event and window', () => 
       OUTPOST_HOSTNAME: 'outpost.test',
       REDIS_URL: redis.url,
       OUTPOST_DSN_COLLECT_WINDOW: '400ms',
+      OUTPOST_BOUNCE_HTTP_LISTEN: '127.0.0.1:0',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     };
     const config = loadConfig(env);

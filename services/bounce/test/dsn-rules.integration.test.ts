@@ -54,6 +54,17 @@ describe('who gets a DSN: NOTIFY, the null sender, the backscatter guard, suppre
     assert.match(dsn!.humanText, /<bob@success\.test>: delivered/);
   });
 
+  test('the bounce service answers /healthz, /readyz and /metrics with the cluster-wide DSN counts', async () => {
+    const base = `http://127.0.0.1:${world.bounce!.httpAddress.port}`;
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const sent = (await status()).stats['sent:delivered'];
+    assert.ok(sent && sent >= 1, 'the NOTIFY=SUCCESS test sent one');
+    assert.match(metrics, new RegExp(`^outpost_bounce_dsns\\{outcome="sent:delivered"\\} ${sent}$`, 'm'));
+    assert.match(metrics, /^outpost_queue_jobs\{queue="bounce",state="failed"\} 0$/m);
+  });
+
   test('a failed message from <>: no DSN to anyone, recorded, a copy to the postmaster', async () => {
     await world.refusing('double.test', '127.0.0.35');
     const before = (await status()).stats['double-bounce'] ?? 0;

@@ -10,13 +10,12 @@ import {
   waitForRedis,
 } from '@outpost/queue';
 import { createDeliveryLog } from '@outpost/store';
-import type { Logger, Tracer } from '@outpost/telemetry';
+import { type Logger, startHealthServer, type Tracer } from '@outpost/telemetry';
 import { Queue, Worker } from 'bullmq';
 import type { AttemptDeps } from './attempt-delivery.ts';
 import { createConnectionPool } from './connection-pool.ts';
 import { createDeliveryMetrics } from './delivery-metrics.ts';
 import { createDestinationLimiter } from './destination-limiter.ts';
-import { startHealthServer } from './health-server.ts';
 import { createMtaSts } from './mta-sts/create-mta-sts.ts';
 import { processDeliveryJob } from './process-delivery-job.ts';
 import { ownAddresses } from './self-identity.ts';

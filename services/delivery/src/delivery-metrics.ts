@@ -63,6 +63,21 @@ export function createDeliveryMetrics(deps: {
         this.set({ destination: state.destination }, state.window);
     },
   });
+  new Gauge({
+    name: 'outpost_destination_paused',
+    help: 'Destinations paused after an attempt that reached none of their hosts (1 while paused), cluster-wide',
+    labelNames: ['destination'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const now = Date.now();
+      for (const state of await deps.limiter.list(now))
+        this.set(
+          { destination: state.destination },
+          state.pausedUntil !== undefined && state.pausedUntil > now ? 1 : 0,
+        );
+    },
+  });
   return { registry, attempts, possibleDuplicates, sessionsInFlight };
 }
 

@@ -42,6 +42,7 @@ export const FAST_ENV: Record<string, string> = {
   OUTPOST_JOB_STALLED_INTERVAL: '1s',
   OUTPOST_FAILED_SWEEP_INTERVAL: '500ms',
   OUTPOST_DELIVERY_HTTP_LISTEN: '127.0.0.1:0',
+  OUTPOST_BOUNCE_HTTP_LISTEN: '127.0.0.1:0',
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
 };
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createDestinationLimiter } from '../src/destination-limiter.ts';
 import { DeliveryWorld, waitFor } from './helpers.ts';
 
 describe('routing: every MX by preference, every address of each host', () => {
@@ -177,6 +178,15 @@ describe('health and metrics', () => {
     assert.match(metrics, /outpost_queue_jobs\{queue="delivery",state="waiting"\} 0/);
     assert.match(metrics, /outpost_destination_window\{destination="mx\.metrics\.test:\d+"\} 6/);
     assert.match(metrics, /outpost_oldest_message_age_seconds 0/);
+    assert.match(metrics, /outpost_destination_paused\{destination="mx\.metrics\.test:\d+"\} 0/);
+    // A destination that a failed attempt paused shows 1 until the pause ends.
+    await createDestinationLimiter(world.redis.client()).pause(
+      'mx.paused.test:25',
+      Date.now() + 60_000,
+      'refused',
+    );
+    const paused = await (await fetch(`${base}/metrics`)).text();
+    assert.match(paused, /outpost_destination_paused\{destination="mx\.paused\.test:25"\} 1/);
   });
 });
 

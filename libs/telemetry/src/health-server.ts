@@ -1,14 +1,27 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 
-/** /healthz (the process answers), /readyz (its dependencies answer), /metrics (Prometheus). */
+/** What /metrics serves: a prom-client Registry fits. */
+export interface MetricsRegistry {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
+export interface HealthServer {
+  address: AddressInfo;
+  close(): Promise<void>;
+}
+
+/**
+ * The small HTTP server of the worker services (delivery, bounce): /healthz (the process answers),
+ * /readyz (its dependencies answer), /metrics (Prometheus). Keep it inside: it has no auth.
+ */
 export async function startHealthServer(options: {
   host: string;
   port: number;
-  registry: Registry;
+  registry: MetricsRegistry;
   ready: () => Promise<boolean>;
-}): Promise<{ address: AddressInfo; close(): Promise<void> }> {
+}): Promise<HealthServer> {
   const server: Server = createServer((request, response) => {
     const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
       response.writeHead(status, { 'content-type': type });

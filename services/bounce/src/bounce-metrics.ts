@@ -1,0 +1,36 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { Gauge, Registry } from 'prom-client';
+import { readBounceStatus } from './bounce-records.ts';
+
+/**
+ * Prometheus metrics of the bounce service. DSN counts are kept in Redis by every bounce worker
+ * together, so they are read at scrape time and any worker answers for all of them.
+ */
+export function createBounceMetrics(deps: { redis: Redis; bounceQueue: Queue }): Registry {
+  const registry = new Registry();
+  new Gauge({
+    name: 'outpost_bounce_dsns',
+    help: 'DSNs since the queue was created, cluster-wide, by outcome: sent:failed, sent:delayed, sent:delivered, double-bounce, postmaster-copy, backscatter-capped',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const { stats } = await readBounceStatus(deps.redis, 0);
+      for (const [outcome, count] of Object.entries(stats)) this.set({ outcome }, count);
+    },
+  });
+  new Gauge({
+    name: 'outpost_queue_jobs',
+    help: 'Jobs per queue and state (cluster-wide)',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const counts = await deps.bounceQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+      for (const [state, count] of Object.entries(counts))
+        this.set({ queue: deps.bounceQueue.name, state }, count);
+    },
+  });
+  return registry;
+}

@@ -6,6 +6,7 @@ export * from './message-writer.ts';
 export * from './names.ts';
 export * from './operator-suppression.ts';
 export * from './payloads.ts';
+export * from './queue-metrics.ts';
 export * from './redis-info.ts';
 export * from './redis-policy.ts';
 export * from './report-recipients.ts';

@@ -1,3 +1,4 @@
+import { registerQueueJobsGauge } from '@outpost/queue';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Gauge, Registry } from 'prom-client';
@@ -20,17 +21,6 @@ export function createBounceMetrics(deps: { redis: Redis; bounceQueue: Queue }):
       for (const [outcome, count] of Object.entries(stats)) this.set({ outcome }, count);
     },
   });
-  new Gauge({
-    name: 'outpost_queue_jobs',
-    help: 'Jobs per queue and state (cluster-wide)',
-    labelNames: ['queue', 'state'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const counts = await deps.bounceQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-      for (const [state, count] of Object.entries(counts))
-        this.set({ queue: deps.bounceQueue.name, state }, count);
-    },
-  });
+  registerQueueJobsGauge(registry, [deps.bounceQueue], ['waiting', 'active', 'delayed', 'failed']);
   return registry;
 }

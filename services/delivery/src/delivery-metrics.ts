@@ -1,3 +1,4 @@
+import { registerQueueJobsGauge } from '@outpost/queue';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { DestinationLimiter } from './destination-limiter.ts';
@@ -29,19 +30,11 @@ export function createDeliveryMetrics(deps: {
     help: 'SMTP delivery attempts running in this process',
     registers: [registry],
   });
-  new Gauge({
-    name: 'outpost_queue_jobs',
-    help: 'Jobs per queue and state (cluster-wide)',
-    labelNames: ['queue', 'state'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const queue of [deps.deliveryQueue, deps.messageQueue]) {
-        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'waiting-children');
-        for (const [state, count] of Object.entries(counts)) this.set({ queue: queue.name, state }, count);
-      }
-    },
-  });
+  registerQueueJobsGauge(
+    registry,
+    [deps.deliveryQueue, deps.messageQueue],
+    ['waiting', 'active', 'delayed', 'failed', 'waiting-children'],
+  );
   new Gauge({
     name: 'outpost_oldest_message_age_seconds',
     help: 'Age of the oldest message not yet finished (cluster-wide)',

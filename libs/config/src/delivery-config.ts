@@ -3,20 +3,24 @@ import { z } from 'zod';
 import { byteSize, duration, integer, listen, positiveDuration } from './fields.ts';
 import { ConfigError } from './load-config.ts';
 
+/** A list of IP addresses, comma or space separated. */
+const ipList = z
+  .string()
+  .default('')
+  .transform((text, ctx) => {
+    const addresses = text.split(/[\s,]+/).filter(Boolean);
+    for (const address of addresses) {
+      if (isIP(address) === 0) ctx.addIssue({ code: 'custom', message: `"${address}" is not an IP address` });
+    }
+    return addresses;
+  });
+
 const deliverySchema = z.object({
   OUTPOST_DELIVERY_CONCURRENCY: integer(20, 1, 1_000),
   OUTPOST_IP_FAMILIES: z.enum(['both', 'ipv4', 'ipv6']).default('both'),
-  OUTPOST_SOURCE_ADDRESSES: z
-    .string()
-    .default('')
-    .transform((text, ctx) => {
-      const addresses = text.split(/[\s,]+/).filter(Boolean);
-      for (const address of addresses) {
-        if (isIP(address) === 0)
-          ctx.addIssue({ code: 'custom', message: `"${address}" is not an IP address` });
-      }
-      return addresses;
-    }),
+  OUTPOST_SOURCE_ADDRESSES: ipList,
+  // The addresses receivers see us connect from (behind NAT, not discoverable offline): `outpost doctor`.
+  OUTPOST_PUBLIC_IPS: ipList,
   OUTPOST_MAX_ADDRESSES_PER_ATTEMPT: integer(10, 1, 100),
   OUTPOST_MAX_SESSIONS_PER_ATTEMPT: integer(2, 1, 20),
   OUTPOST_MAX_RECIPIENTS_PER_TRANSACTION: integer(50, 1, 1_000),
@@ -61,6 +65,8 @@ export interface DeliveryConfig {
   concurrency: number;
   ipFamilies: 'both' | 'ipv4' | 'ipv6';
   sourceAddresses: string[];
+  /** Where receivers see our mail come from, for `outpost doctor`; empty: unknown. */
+  publicIps: string[];
   maxAddressesPerAttempt: number;
   maxSessionsPerAttempt: number;
   maxRecipientsPerTransaction: number;
@@ -108,6 +114,7 @@ export function loadDeliveryConfig(
     concurrency: raw.OUTPOST_DELIVERY_CONCURRENCY,
     ipFamilies: raw.OUTPOST_IP_FAMILIES,
     sourceAddresses: raw.OUTPOST_SOURCE_ADDRESSES,
+    publicIps: raw.OUTPOST_PUBLIC_IPS,
     maxAddressesPerAttempt: raw.OUTPOST_MAX_ADDRESSES_PER_ATTEMPT,
     maxSessionsPerAttempt: raw.OUTPOST_MAX_SESSIONS_PER_ATTEMPT,
     maxRecipientsPerTransaction: raw.OUTPOST_MAX_RECIPIENTS_PER_TRANSACTION,

@@ -17,7 +17,15 @@ export function looksDynamic(name: string): boolean {
   return DYNAMIC_NAME.test(name);
 }
 
-export function judgeHostname(hostname: string, addresses: readonly string[] | Error): CheckResult {
+/**
+ * The HELO name (OUTPOST_HOSTNAME) exists, and, when our public addresses are known, points at one
+ * of them (receivers compare the HELO name with the connecting address).
+ */
+export function judgeHostname(
+  hostname: string,
+  addresses: readonly string[] | Error,
+  ourAddresses: readonly string[] = [],
+): CheckResult {
   const check = `hostname ${hostname} resolves`;
   if (addresses instanceof Error || addresses.length === 0) {
     return {
@@ -27,7 +35,83 @@ export function judgeHostname(hostname: string, addresses: readonly string[] | E
       advice: `Publish an A (and AAAA) record for ${hostname}: receivers check that the HELO name exists.`,
     };
   }
+  if (ourAddresses.length > 0 && !addresses.some((address) => ourAddresses.includes(address))) {
+    return {
+      check,
+      status: 'warn',
+      detail: `${addresses.join(', ')}, not our address ${ourAddresses.join(', ')}`,
+      advice: `Point ${hostname} at the address Outpost sends from (OUTPOST_PUBLIC_IPS), or set OUTPOST_HOSTNAME to the name that does.`,
+    };
+  }
   return { check, status: 'ok', detail: addresses.join(', ') };
+}
+
+/** RFC 7208 §2.6 results, as an SPF evaluator returns them. */
+export type SpfResult = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'permerror' | 'temperror';
+
+/** Does the sender domain's SPF record authorise our sending address? */
+export function judgeSpf(domain: string, ip: string, result: SpfResult | Error): CheckResult {
+  const check = `SPF of ${domain} authorises ${ip}`;
+  const publish = `Add ip4:/ip6:${ip} (or an include: of a record that lists it) to the SPF record of ${domain}.`;
+  if (result instanceof Error) return { check, status: 'warn', detail: result.message };
+  switch (result) {
+    case 'pass':
+      return { check, status: 'ok', detail: 'pass' };
+    case 'fail':
+      return {
+        check,
+        status: 'fail',
+        detail: `fail: ${domain} says ${ip} may not send its mail`,
+        advice: publish,
+      };
+    case 'softfail':
+    case 'neutral':
+      return { check, status: 'warn', detail: `${result}: ${ip} is not listed`, advice: publish };
+    case 'none':
+      return {
+        check,
+        status: 'warn',
+        detail: `${domain} publishes no SPF record`,
+        advice: `Publish one: "v=spf1 ip4:${ip} -all" (receivers such as Gmail require SPF or DKIM).`,
+      };
+    case 'permerror':
+      return {
+        check,
+        status: 'fail',
+        detail: `the SPF record of ${domain} is broken (permerror)`,
+        advice: 'Fix its syntax, and keep it under 10 DNS lookups (RFC 7208 §4.6.4).',
+      };
+    case 'temperror':
+      return { check, status: 'warn', detail: 'temperror: the DNS lookups failed; try again' };
+  }
+}
+
+/** What happened when we opened an SMTP connection to a receiver's MX, as the FAQ's port 25 check. */
+export type ReachOutcome =
+  | { kind: 'banner'; host: string; address: string; port: number; banner: string }
+  | { kind: 'error'; host: string; address: string; port: number; error: string }
+  | { kind: 'no-mx'; error: string };
+
+export function judgeOutboundSmtp(domain: string, outcome: ReachOutcome): CheckResult {
+  const check = `outbound SMTP reaches an MX of ${domain}`;
+  if (outcome.kind === 'no-mx') return { check, status: 'fail', detail: outcome.error };
+  const where = `${outcome.host} [${outcome.address}]:${outcome.port}`;
+  if (outcome.kind === 'error')
+    return {
+      check,
+      status: 'fail',
+      detail: `${where}: ${outcome.error}`,
+      advice: `Nothing can be delivered if port ${outcome.port} is blocked on the way out: many cloud and home networks block it; ask the provider to open it, or relay through a smarthost (OUTPOST_TRANSPORT_MAP "*=smtp://...").`,
+    };
+  if (!outcome.banner.startsWith('220'))
+    return {
+      check,
+      status: 'warn',
+      detail: `${where} answered "${outcome.banner}"`,
+      advice:
+        'The connection works, but the server refuses us at the greeting: see `outpost explain` on its answer.',
+    };
+  return { check, status: 'ok', detail: `${where}: ${outcome.banner}` };
 }
 
 /** PTR of a sending address, forward-confirmed (the PTR name resolves back to it), not dynamic. */

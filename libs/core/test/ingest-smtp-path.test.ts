@@ -102,3 +102,14 @@ test('the fast path for plain addresses agrees with the full grammar', async () 
     }
   }
 });
+
+test('a one-letter or numeric top-level label is refused on every path, never read as an address (RFC 3696 §2)', () => {
+  // The grammar refuses a one-letter TLD: the fast path for plain addresses must too.
+  assert.equal(problem(rcpt('bob@example.a')), 'syntax');
+  // All-digit or hex TLDs: the URL host parser would turn these into IPv4 addresses.
+  for (const domain of ['0.00', '0x7f.01', 'example.123', '1.2.3.45', 'a.0x1']) {
+    assert.equal(problem(rcpt(`bob@${domain}`)), 'syntax', domain);
+    assert.equal(asciiDomain(domain), undefined, domain);
+  }
+  assert.equal(problem(rcpt('bob@123.example')), 'ok', 'a numeric label elsewhere is fine');
+});

@@ -15,13 +15,26 @@ export function highWaterBytes(mark: HighWaterMark, maxmemory: number): number |
 }
 
 /**
- * Redis runs noeviction, so a full Redis refuses every write, BullMQ's own included, and delivery
- * could no longer even finish jobs. Ingest stops taking new mail above a high-water mark, below the
- * hard limit, leaving headroom for the work that drains the queue. Polls INFO so the check on the hot
- * path is a field read.
+ * What a message of `size` bytes takes in Redis once queued, generously: the body in a job hash
+ * as JSON (escaped CRLFs), the delivery jobs, BullMQ's event entries and the allocator's rounding
+ * (a 20 KB message measured about 33 KB).
+ */
+export function queuedFootprint(size: number): number {
+  return Math.ceil(size * 1.5) + 4_096;
+}
+
+/**
+ * Redis runs noeviction, so a full Redis refuses every write, BullMQ's own included: its scripts
+ * then cannot even move a job to active, and delivery could not drain the queue that filled it.
+ * Ingest stops taking new mail above a high-water mark, below the hard limit, leaving headroom for
+ * the work that drains the queue. INFO is polled so the check on the hot path is a field read; the
+ * writes made since the last poll are counted here (reserved before they are made), so that a burst
+ * between two polls cannot carry Redis past the mark.
  */
 export class MemoryGuard {
   #state: MemoryState = { usedBytes: 0, limitBytes: undefined, full: false };
+  /** Bytes reserved by writes that the last INFO did not see yet. */
+  #pending = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #redis: Redis;
   readonly #mark: HighWaterMark;
@@ -31,16 +44,37 @@ export class MemoryGuard {
     this.#mark = mark;
   }
 
+  /** The last INFO figures, with the writes made since counted as used. */
   get state(): MemoryState {
-    return this.#state;
+    const usedBytes = this.#state.usedBytes + this.#pending;
+    const { limitBytes } = this.#state;
+    return { usedBytes, limitBytes, full: limitBytes !== undefined && usedBytes >= limitBytes };
+  }
+
+  /**
+   * Reserves room for a write of about `bytes`; false (nothing reserved) when it would carry Redis
+   * past the high-water mark. A write that then fails gives its room back with release().
+   */
+  tryReserve(bytes: number): boolean {
+    const { usedBytes, limitBytes } = this.state;
+    if (limitBytes !== undefined && usedBytes + bytes > limitBytes) return false;
+    this.#pending += bytes;
+    return true;
+  }
+
+  release(bytes: number): void {
+    this.#pending = Math.max(0, this.#pending - bytes);
   }
 
   async refresh(): Promise<MemoryState> {
+    // Writes reserved during this round trip may or may not be in the figure: keep counting them.
+    const seen = this.#pending;
     const memory = await readRedisInfo(this.#redis, 'memory');
     const usedBytes = Number(memory.used_memory ?? 0);
     const limitBytes = highWaterBytes(this.#mark, Number(memory.maxmemory ?? 0));
+    this.#pending = Math.max(0, this.#pending - seen);
     this.#state = { usedBytes, limitBytes, full: limitBytes !== undefined && usedBytes >= limitBytes };
-    return this.#state;
+    return this.state;
   }
 
   start(intervalMs = 500): void {

@@ -1,4 +1,5 @@
 export * from './dns-server.ts';
+export * from './fault-proxy.ts';
 export * from './free-port.ts';
 export * from './https-policy-server.ts';
 export * from './outpost-process.ts';

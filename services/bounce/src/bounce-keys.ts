@@ -24,6 +24,11 @@ export const dsnKeys = {
     `${DSN}:${messageId}:${event}:${window}:plan`,
   /** Set once a delay warning for the message is being collected or was sent; holds its window. */
   delayWarned: (messageId: string) => `${DSN}:${messageId}:delay-warned`,
+  /**
+   * Recipients already collected for a final event of the message (failed, delivered): a delivery
+   * job run again after a crash reports them again, maybe after their window closed.
+   */
+  reported: (messageId: string, event: DsnAction) => `${DSN}:reported:${messageId}:${event}`,
   /** A report job already collected (at-least-once processing must not list it twice). */
   reportSeen: (jobId: string) => `${DSN}:report:${jobId}`,
   /** DSNs sent to a sender address in the current hour (backscatter guard). */

@@ -47,6 +47,11 @@ export async function collectReport(
     deps.logger.debug(context, 'delay warning already sent for this message');
     return;
   }
+  if (result.outcome === 'already-reported') {
+    // A delivery job that ran again (its worker or Redis crashed) reports the same outcome again.
+    deps.logger.info(context, 'recipients already reported for this message: no second DSN');
+    return;
+  }
   // Added by every report of the window (and again by a retry): the job id makes it one job.
   await scheduleSend(
     deps.bounceQueue,

@@ -13,16 +13,29 @@ export type CollectResult =
   /** This report job was collected before (processed twice): its window's send job must exist. */
   | { outcome: 'duplicate'; window: string }
   /** A delay warning for the message already went out, or is collected in another window. */
-  | { outcome: 'already-warned' };
+  | { outcome: 'already-warned' }
+  /** Every recipient of this final report was collected before, in this window or an earlier one. */
+  | { outcome: 'already-reported' };
 
 /**
  * Adds a report's recipients to the open window of (message, event), opening one when none is, in
  * one script: no report can slip between "window taken" and "new window opened". For delays the
  * window also claims the message's one delay warning (the flag holds the window that owns it).
+ * A final event (failed, delivered) happens once per recipient: a recipient collected before, by a
+ * delivery job that ran again after a crash, is not collected again (KEYS[6] remembers them).
+ * ARGV[7..] are pairs: lower-cased address, recipient JSON.
  */
 const COLLECT = `
 local seen = redis.call('GET', KEYS[4])
 if seen then return {'duplicate', seen} end
+local fresh = {}
+for i = 7, #ARGV, 2 do
+  if ARGV[6] ~= '1' or redis.call('SISMEMBER', KEYS[6], ARGV[i]) == 0 then table.insert(fresh, i) end
+end
+if #fresh == 0 then
+  redis.call('SET', KEYS[4], '', 'PX', ARGV[2])
+  return {'already-reported', ''}
+end
 local window = redis.call('GET', KEYS[1])
 if ARGV[4] == '1' then
   local owner = redis.call('GET', KEYS[5])
@@ -36,7 +49,11 @@ if not window then
   redis.call('SET', KEYS[1], window, 'PX', ARGV[2])
 end
 if ARGV[4] == '1' then redis.call('SET', KEYS[5], window, 'PX', ARGV[5]) end
-for i = 6, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+for _, i in ipairs(fresh) do
+  redis.call('RPUSH', KEYS[2], ARGV[i + 1])
+  if ARGV[6] == '1' then redis.call('SADD', KEYS[6], ARGV[i]) end
+end
+if ARGV[6] == '1' then redis.call('PEXPIRE', KEYS[6], ARGV[2]) end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3], 'NX')
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
@@ -96,6 +113,7 @@ export function createCollector(redis: Redis, stateTtlMs: number): Collector {
         dsnKeys.context(messageId, event),
         dsnKeys.reportSeen(reportJobId),
         dsnKeys.delayWarned(messageId),
+        dsnKeys.reported(messageId, event),
       ];
       const args = [
         randomUUID(),
@@ -103,14 +121,16 @@ export function createCollector(redis: Redis, stateTtlMs: number): Collector {
         JSON.stringify(context),
         event === 'delayed' ? '1' : '0',
         String(Math.max(1, Math.round(delayFlagTtlMs))),
-        ...recipients.map((recipient) => JSON.stringify(recipient)),
+        event === 'delayed' ? '0' : '1',
+        ...recipients.flatMap((recipient) => [recipient.address.toLowerCase(), JSON.stringify(recipient)]),
       ];
       const [outcome, window] = (await redis.eval(COLLECT, keys.length, ...keys, ...args)) as [
         string,
         string,
       ];
-      if (outcome === 'already-warned') return { outcome };
-      // A report dropped as "already warned" is remembered with an empty window: nothing to send.
+      if (outcome === 'already-warned' || outcome === 'already-reported') return { outcome };
+      // A report dropped (already warned, already reported) is remembered with an empty window:
+      // processed again, it still has nothing to send.
       if (outcome === 'duplicate' && window === '') return { outcome: 'already-warned' };
       return { outcome: outcome as 'collected' | 'duplicate', window };
     },

@@ -164,6 +164,24 @@ describe('collecting reports into one DSN per message, event and window', () => 
     assert.doesNotMatch(dsnsAbout(messageId)[1]!.body.toString('latin1'), /first@x\.test/);
   });
 
+  test('a recipient reported again after its window closed (a delivery job run twice) gets no second DSN', async () => {
+    const messageId = newMessageId();
+    await queue.add('failed', report(messageId, 'failed', [recipient('gone@x.test')]));
+    await waitFor(() => dsnsAbout(messageId).length === 1, 5_000, 'the DSN');
+    // The same outcome reported again, as by a delivery job whose worker died before it finished.
+    await queue.add('failed', report(messageId, 'failed', [recipient('GONE@x.test')]));
+    await queue.add(
+      'failed',
+      report(messageId, 'failed', [recipient('gone@x.test'), recipient('new@x.test')]),
+    );
+    await waitFor(() => dsnsAbout(messageId).length === 2, 5_000, 'a DSN for the new recipient');
+    await idle();
+    assert.equal(dsnsAbout(messageId).length, 2);
+    const second = dsnsAbout(messageId)[1]!.body.toString('latin1');
+    assert.match(second, /Final-Recipient: rfc822; new@x\.test/);
+    assert.doesNotMatch(second, /gone@x\.test/i, 'only the recipient not reported before');
+  });
+
   test('delay warnings: at most one per message, even across windows', async () => {
     const messageId = newMessageId();
     await queue.add('delayed', report(messageId, 'delayed', [recipient('a@x.test', 'delayed')]));

@@ -7,7 +7,7 @@ import {
   tooManyHops,
 } from '@outpost/core';
 import type { MemoryGuard, MessageWriter } from '@outpost/queue';
-import { StorageError } from '@outpost/queue';
+import { queuedFootprint, StorageError } from '@outpost/queue';
 import { ATTR, type Logger, SpanStatusCode, type Tracer, traceparentOf } from '@outpost/telemetry';
 import type { DkimSigner } from './dkim/dkim-signer.ts';
 import { IngestRefusal } from './ingest-refusal.ts';
@@ -22,7 +22,7 @@ export interface AcceptInput {
 
 export interface AcceptDeps {
   writer: MessageWriter;
-  memoryGuard: Pick<MemoryGuard, 'state'>;
+  memoryGuard: Pick<MemoryGuard, 'state' | 'tryReserve' | 'release'>;
   hostname: string;
   queueLifetimeMs: number;
   logger: Logger;
@@ -85,9 +85,14 @@ export function createMessageAcceptor(deps: AcceptDeps): AcceptMessage {
         const signed = await deps.dkimSign(message.body, message.headers.from);
         message = { ...message, body: signed.message, size: signed.message.length, dkim: signed.outcome };
       }
+      // Room is reserved before the write: a burst of messages between two INFO polls must not
+      // carry Redis past the high-water mark (beyond it, delivery could not drain the queue).
+      const footprint = queuedFootprint(message.size);
+      if (!deps.memoryGuard.tryReserve(footprint)) throw new IngestRefusal('storageFull');
       try {
         await deps.writer.write(message);
       } catch (error) {
+        deps.memoryGuard.release(footprint);
         if (error instanceof StorageError) {
           throw new IngestRefusal(error.kind === 'full' ? 'storageFull' : 'storageUnavailable');
         }

@@ -30,11 +30,15 @@ export type PathCommand =
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /**
- * RFC 5321 §4.1.2 Dot-string (atext without `%` and `!`) `@` a Domain of two or more LDH labels
- * (smtp-address-parser refuses single-label domains; the fast path must not accept more than it).
+ * RFC 5321 §4.1.2 Dot-string (atext without `%` and `!`) `@` a Domain of two or more LDH labels,
+ * the last of at least two characters (smtp-address-parser refuses single-label domains and
+ * one-letter top-level labels; the fast path must not accept more than it).
  */
 const PLAIN_MAILBOX =
-  /^([A-Za-z0-9#$&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9#$&'*+/=?^_`{|}~-]+)*)@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)$/;
+  /^([A-Za-z0-9#$&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9#$&'*+/=?^_`{|}~-]+)*)@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9])$/;
+
+/** smtp-address-parser's limit for a domain name (RFC 1035 §2.3.4 less the root's dot). */
+const MAX_GRAMMAR_DOMAIN_OCTETS = 253;
 
 /**
  * Parses `MAIL FROM:<path> params` or `RCPT TO:<path> params` strictly (RFC 5321 §4.1.2 via
@@ -71,7 +75,7 @@ export function parsePathCommand(line: string, verb: 'MAIL FROM' | 'RCPT TO'): P
   // accept it and return these same parts, and the grammar parser costs a fifth of ingest's CPU.
   // `%` and `!` are left out here so that routing tricks always meet the full checks below.
   const plain = inner.match(PLAIN_MAILBOX);
-  if (plain) {
+  if (plain && plain[2]!.length <= MAX_GRAMMAR_DOMAIN_OCTETS) {
     const domain = asciiDomain(plain[2]!);
     if (domain !== undefined) {
       const localPart = plain[1]!;
@@ -96,13 +100,31 @@ export function parsePathCommand(line: string, verb: 'MAIL FROM' | 'RCPT TO'): P
 }
 
 /**
+ * A top-level label that is all digits (or hex, "0x7f"): RFC 3696 §2 rules such TLDs out, and
+ * domainToASCII (the WHATWG URL host parser) would read the whole name as an IPv4 address, turning
+ * `bob@0x7f.01` into `bob@127.0.0.1`.
+ */
+const NUMERIC_TOP_LABEL = /(?:^|\.)(?:\d+|0x[0-9a-f]*)\.?$/i;
+
+/**
+ * What the URL host parser would strip, percent-decode or stop at instead of refusing: controls,
+ * spaces and URL delimiters have no place in a domain name anyway.
+ */
+const NOT_IN_A_DOMAIN = /[\x00-\x20\x7f/\\?#@:%[\]]/;
+
+/**
  * A domain in the lower-case A-label form DNS needs (RFC 5890), whatever form it came in; undefined
- * when it cannot be one (a label over 63 octets, or an invalid IDN).
+ * when it cannot be one (a label over 63 octets, an invalid IDN, an all-numeric top-level label).
  */
 export function asciiDomain(domain: string): string | undefined {
   if (domain.startsWith('[')) return domain;
+  if (NOT_IN_A_DOMAIN.test(domain) || NUMERIC_TOP_LABEL.test(domain)) return undefined;
   const ascii = domainToASCII(domain);
-  if (ascii === '' || ascii.split('.').some((label) => label.length === 0 || label.length > 63)) {
+  if (
+    ascii === '' ||
+    NUMERIC_TOP_LABEL.test(ascii) ||
+    ascii.split('.').some((label) => label.length === 0 || label.length > 63)
+  ) {
     return undefined;
   }
   return ascii;

@@ -1,4 +1,4 @@
-import { domainToASCII } from 'node:url';
+import { asciiDomain } from '@outpost/core';
 import addressparser from 'nodemailer/lib/addressparser';
 import { ApiError } from './api-error.ts';
 
@@ -30,12 +30,16 @@ export function parseEnvelopeAddress(text: string, field: string): string {
   if (!LOCAL_PART.test(local)) {
     throw invalid(field, `the local part "${local}" is not supported (plain ASCII, no quoting, no % or !)`);
   }
-  const domain = domainToASCII(text.slice(at + 1));
+  // Never domainToASCII alone: it reads a name ending in a number as an IPv4 address.
+  const domain = asciiDomain(text.slice(at + 1)) ?? '';
   const labels = domain.split('.');
+  // As SMTP submission reads it (the RFC 5321 grammar of @outpost/core): two labels or more, the
+  // last of two characters or more and not all digits (RFC 3696 §2).
   if (
     domain === '' ||
     domain.length > 253 ||
     labels.length < 2 ||
+    labels.at(-1)!.length < 2 ||
     !labels.every((label) => LABEL.test(label))
   ) {
     throw invalid(field, `"${text.slice(at + 1)}" is not a valid domain name`);

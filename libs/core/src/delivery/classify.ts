@@ -31,7 +31,7 @@ const TEXT_CATEGORIES: ReadonlyArray<readonly [FailureCategory, RegExp]> = [
   ],
   [
     'rate_limited',
-    /rate ?limit|too many (?:messages|mails|connections|recipients from)|throttl|exceeded .*(?:rate|quota of messages)|4\.7\.28|sending (?:rate|limit)|unexpected volume|unusual rate|at a rate that prevents|user complaints|concurrent (?:server )?connections/i,
+    /rate ?limit|too many (?:messages|mails|connections|recipients from)|throttl|exceeded .{0,80}(?:rate|quota of messages)|4\.7\.28|sending (?:rate|limit)|unexpected volume|unusual rate|at a rate that prevents|user complaints|concurrent (?:server )?connections/i,
   ],
   [
     'blocklisted',
@@ -39,7 +39,7 @@ const TEXT_CATEGORIES: ReadonlyArray<readonly [FailureCategory, RegExp]> = [
   ],
   [
     'policy_ip_or_ptr',
-    /reverse (?:dns|lookup|hostname)|the ip you're using|not authorized to send email directly|\bptr\b|\brdns\b|dynamic|dial-?up|residential|\bppp\b|\badsl\b|client host .*rejected|cannot find your hostname|hostname .*(?:not|does not) match|helo command rejected|fully[- ]qualified hostname/i,
+    /reverse (?:dns|lookup|hostname)|the ip you're using|not authorized to send email directly|\bptr\b|\brdns\b|dynamic|dial-?up|residential|\bppp\b|\badsl\b|client host .{0,120}rejected|cannot find your hostname|hostname .{0,120}(?:not|does not) match|helo command rejected|fully[- ]qualified hostname/i,
   ],
   ['tls_required', /starttls|tls (?:is )?required|encryption required|must use tls|5\.7\.10/i],
   [
@@ -48,7 +48,7 @@ const TEXT_CATEGORIES: ReadonlyArray<readonly [FailureCategory, RegExp]> = [
   ],
   [
     'message_too_large',
-    /too (?:big|large)|size (?:exceeds|limit)|exceeds .*(?:size|maximum)|5\.3\.4|5\.2\.3/i,
+    /too (?:big|large)|size (?:exceeds|limit)|exceeds .{0,80}(?:size|maximum)|5\.3\.4|5\.2\.3/i,
   ],
   [
     'no_such_user',
@@ -90,18 +90,31 @@ const STATUS_CATEGORIES: ReadonlyArray<readonly [RegExp, FailureCategory]> = [
 const PERMANENT_BUT_RETRY =
   /try (?:again )?later|temporar|rate ?limit|too many (?:messages|connections)|throttl|greylist/i;
 
+/**
+ * What the patterns read of a reply: its first 2 KB. The cause is stated up front; a longer text is
+ * noise, or a hostile receiver making the patterns backtrack (the worker would stall on it).
+ */
+const CLASSIFIED_TEXT = 2_048;
+
 export function categorizeReply(reply: SmtpReply): FailureCategory {
-  for (const [category, pattern] of TEXT_CATEGORIES) if (pattern.test(reply.text)) return category;
+  const text = reply.text.slice(0, CLASSIFIED_TEXT);
+  for (const [category, pattern] of TEXT_CATEGORIES) if (pattern.test(text)) return category;
   const status = enhancedStatusOf(reply);
   for (const [pattern, category] of STATUS_CATEGORIES) if (pattern.test(status)) return category;
   if (reply.code === 421) return 'busy_try_later';
   return 'unknown';
 }
 
-/** The reply's own RFC 3463 code, or the class-level one its basic code implies (RFC 3463 §3.1). */
+/**
+ * The reply's own RFC 3463 code, or the class-level one its basic code implies (RFC 3463 §3.1).
+ * The class is the basic code's: a "450 5.1.1" is a transient failure whatever its enhanced code
+ * says (RFC 3463 §2: the class "must" agree with the reply), so records and DSNs never call a
+ * deferred recipient permanently failed.
+ */
 export function enhancedStatusOf(reply: SmtpReply): string {
-  if (reply.enhanced) return reply.enhanced;
-  return `${String(reply.code)[0]}.0.0`;
+  const replyClass = String(reply.code)[0];
+  if (reply.enhanced) return `${replyClass}${reply.enhanced.slice(1)}`;
+  return `${replyClass}.0.0`;
 }
 
 /**
@@ -248,7 +261,11 @@ export const CLASSIFICATION_RULES: readonly Rule[] = [
   },
   {
     id: 'permanent-saying-try-later',
-    matches: (event) => isReply(event, (reply) => reply.code >= 500 && PERMANENT_BUT_RETRY.test(reply.text)),
+    matches: (event) =>
+      isReply(
+        event,
+        (reply) => reply.code >= 500 && PERMANENT_BUT_RETRY.test(reply.text.slice(0, CLASSIFIED_TEXT)),
+      ),
     classify: (event) =>
       deferred(`4.${enhancedStatusOf(replyOf(event)).slice(2)}`, categorizeReply(replyOf(event))),
   },

@@ -27,6 +27,8 @@ const deliverySchema = z.object({
   OUTPOST_SMTP_CONNECT_TIMEOUT: duration('30s'),
   OUTPOST_SMTP_GREETING_TIMEOUT: duration('5m'),
   OUTPOST_SMTP_COMMAND_TIMEOUT: duration('10m'),
+  OUTPOST_SMTP_HELO_TIMEOUT: duration('5m'),
+  OUTPOST_SMTP_STARTTLS_TIMEOUT: duration('5m'),
   OUTPOST_SMTP_MAIL_TIMEOUT: duration('5m'),
   OUTPOST_SMTP_RCPT_TIMEOUT: duration('5m'),
   OUTPOST_SMTP_DATA_TIMEOUT: duration('2m'),
@@ -72,7 +74,14 @@ export interface DeliveryConfig {
   maxRecipientsPerTransaction: number;
   timeouts: { connectMs: number; greetingMs: number; commandMs: number };
   /** RFC 5321 §4.5.3.2 reply timeouts per command. */
-  replyTimeouts: { mailMs: number; rcptMs: number; dataMs: number; endOfDataMs: number };
+  replyTimeouts: {
+    heloMs: number;
+    starttlsMs: number;
+    mailMs: number;
+    rcptMs: number;
+    dataMs: number;
+    endOfDataMs: number;
+  };
   dnsTimeoutMs: number;
   retry: { firstDelayMs: number; maxDelayMs: number; maxAttempts?: number };
   tlsBrokenMemoryMs: number;
@@ -124,6 +133,8 @@ export function loadDeliveryConfig(
       commandMs: raw.OUTPOST_SMTP_COMMAND_TIMEOUT,
     },
     replyTimeouts: {
+      heloMs: raw.OUTPOST_SMTP_HELO_TIMEOUT,
+      starttlsMs: raw.OUTPOST_SMTP_STARTTLS_TIMEOUT,
       mailMs: raw.OUTPOST_SMTP_MAIL_TIMEOUT,
       rcptMs: raw.OUTPOST_SMTP_RCPT_TIMEOUT,
       dataMs: raw.OUTPOST_SMTP_DATA_TIMEOUT,

@@ -4,6 +4,10 @@
  * the session when the reply to the command at the head of the queue is overdue.
  */
 export interface ReplyTimeouts {
+  /** EHLO/HELO: not in §4.5.3.2, but a trickling reply must not hold a session forever (Postfix: 300 s). */
+  heloMs: number;
+  /** STARTTLS (RFC 3207), likewise. */
+  starttlsMs: number;
   /** MAIL (§4.5.3.2.2) */
   mailMs: number;
   /** RCPT (§4.5.3.2.3) */
@@ -15,6 +19,8 @@ export interface ReplyTimeouts {
 }
 
 export const RFC5321_REPLY_TIMEOUTS: ReplyTimeouts = {
+  heloMs: 300_000,
+  starttlsMs: 300_000,
   mailMs: 300_000,
   rcptMs: 300_000,
   dataMs: 120_000,
@@ -27,6 +33,9 @@ export function replyTimeoutFor(
   timeouts: ReplyTimeouts,
 ): { name: string; ms: number } | undefined {
   const verb = command.slice(0, 4).toUpperCase();
+  if (verb === 'EHLO' || verb === 'HELO') return { name: verb, ms: timeouts.heloMs };
+  if (verb === 'STAR' && command.toUpperCase().startsWith('STARTTLS'))
+    return { name: 'STARTTLS', ms: timeouts.starttlsMs };
   if (verb === 'MAIL') return { name: 'MAIL', ms: timeouts.mailMs };
   if (verb === 'RCPT') return { name: 'RCPT', ms: timeouts.rcptMs };
   if (verb === 'DATA') return { name: 'DATA', ms: timeouts.dataMs };

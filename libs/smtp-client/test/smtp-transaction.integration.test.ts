@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { classify } from '@outpost/core';
 import { type SmtpReceiver, type SmtpScript, startSmtpReceiver } from '@outpost/testing';
-import { runSmtpTransaction, type SmtpTransactionOptions } from '../src/index.ts';
+import { RFC5321_REPLY_TIMEOUTS, runSmtpTransaction, type SmtpTransactionOptions } from '../src/index.ts';
 
 const receivers: SmtpReceiver[] = [];
 after(async () => {
@@ -251,7 +251,13 @@ test('a RCPT reply slower than the RCPT timeout ends the session as a timeout (R
   const result = await runSmtpTransaction(
     options(target, {
       recipients: ['bob@dest.test'],
-      replyTimeouts: { mailMs: 5_000, rcptMs: 300, dataMs: 5_000, endOfDataMs: 5_000 },
+      replyTimeouts: {
+        ...RFC5321_REPLY_TIMEOUTS,
+        mailMs: 5_000,
+        rcptMs: 300,
+        dataMs: 5_000,
+        endOfDataMs: 5_000,
+      },
     }),
   );
   const event = result.recipients[0]!.event;
@@ -266,7 +272,13 @@ test('an end-of-data reply slower than its timeout is a possible duplicate (RFC 
   const result = await runSmtpTransaction(
     options(target, {
       recipients: ['bob@dest.test'],
-      replyTimeouts: { mailMs: 5_000, rcptMs: 5_000, dataMs: 5_000, endOfDataMs: 300 },
+      replyTimeouts: {
+        ...RFC5321_REPLY_TIMEOUTS,
+        mailMs: 5_000,
+        rcptMs: 5_000,
+        dataMs: 5_000,
+        endOfDataMs: 300,
+      },
     }),
   );
   const classification = classify(result.recipients[0]!.event);

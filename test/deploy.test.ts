@@ -13,6 +13,7 @@ import {
   loadWebhookConfig,
 } from '@outpost/config';
 import { parse } from 'yaml';
+import { composeText, dotenvExample, interpolate } from './support/compose-file.ts';
 
 // No Docker engine runs where the tests run, so the compose file is checked as data: the promises
 // it makes about durability and startup order are asserted here.
@@ -96,21 +97,6 @@ const knownVariables = new Set([
   ),
   ...[...read('libs/telemetry/src/tracing.ts').matchAll(/\b(OTEL_[A-Z_]+)\b/g)].map((match) => match[1]!),
 ]);
-
-/** ${VAR:-default} as compose fills it in from `values` (the shell or .env). */
-const interpolate = (text: string, values: Record<string, string> = {}) =>
-  text.replace(
-    /\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g,
-    (_, name: string, fallback = '') => values[name] ?? fallback,
-  );
-
-const composeText = read('docker-compose.yml');
-const dotenvExample = Object.fromEntries(
-  read('.env.example')
-    .split('\n')
-    .filter((line) => /^[A-Z]/.test(line))
-    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-);
 
 test('every Outpost service runs an outpost verb with variables Outpost reads, and they load', () => {
   const cliSources = globSync('services/cli/src/**/*.ts', { cwd: ROOT }).map(read).join('\n');

@@ -26,6 +26,7 @@ import {
   type TestRedisOptions,
 } from '@outpost/testing';
 import type { Redis } from 'ioredis';
+import { FAST_ENV as SERVICE_TEST_ENV } from '../../../services/delivery/test/helpers.ts';
 import {
   type AcceptedMessage,
   type Allowances,
@@ -38,25 +39,13 @@ import { collectSnapshot } from '../snapshot.ts';
 import { setting } from './scale.ts';
 import { SpanRecorder } from './spans.ts';
 
-/** Timeouts and retries shrunk so that a scenario takes seconds (the services' own tests use the same). */
+/**
+ * The services' own test settings (timeouts and retries shrunk so that a scenario takes seconds),
+ * with the DSN window shortened and every listener on a free port.
+ */
 export const FAST_ENV: Record<string, string> = {
-  OUTPOST_ENV: 'development',
-  OUTPOST_HOSTNAME: 'outpost.test',
-  OUTPOST_ALLOW_PRIVATE_DESTINATIONS: 'true',
-  OUTPOST_SMTP_CONNECT_TIMEOUT: '1s',
-  OUTPOST_SMTP_GREETING_TIMEOUT: '700ms',
-  OUTPOST_SMTP_HELO_TIMEOUT: '1500ms',
-  OUTPOST_SMTP_STARTTLS_TIMEOUT: '1500ms',
-  OUTPOST_SMTP_COMMAND_TIMEOUT: '1500ms',
-  OUTPOST_DNS_TIMEOUT: '300ms',
-  OUTPOST_RETRY_FIRST: '300ms',
-  OUTPOST_RETRY_MAX: '1s',
-  OUTPOST_JOB_LOCK_DURATION: '5s',
-  OUTPOST_JOB_STALLED_INTERVAL: '1s',
-  OUTPOST_FAILED_SWEEP_INTERVAL: '500ms',
+  ...SERVICE_TEST_ENV,
   OUTPOST_DSN_COLLECT_WINDOW: '300ms',
-  OUTPOST_DELIVERY_HTTP_LISTEN: '127.0.0.1:0',
-  OUTPOST_BOUNCE_HTTP_LISTEN: '127.0.0.1:0',
   OUTPOST_SMTP_LISTEN: '127.0.0.1:0',
   OUTPOST_HTTP_LISTEN: '127.0.0.1:0',
   OUTPOST_TRACE_QUERY_LISTEN: '127.0.0.1:0',

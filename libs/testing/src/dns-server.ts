@@ -1,6 +1,7 @@
 import type { Socket as UdpSocket } from 'node:dgram';
 import { isIP, isIPv4, isIPv6, type Server as TcpServer, type Socket as TcpSocket } from 'node:net';
 import { createTCPServer, createUDPServer, Packet, type Question, type Resource } from 'dns2';
+import { listenOn } from './listen.ts';
 
 /** A record the test zone can serve. `ttl` defaults to 300 seconds. */
 export type DnsRecord =
@@ -253,7 +254,7 @@ async function listen(host: string, port: number) {
     const tcp = createTCPServer();
     tcp.on('error', () => {});
     try {
-      await listenTcp(tcp, udpPort, host);
+      await listenOn(tcp, host, udpPort);
       return { udp, tcp, port: udpPort };
     } catch (error) {
       await closeUdp(udp);
@@ -267,16 +268,6 @@ function bindUdp(socket: UdpSocket, port: number, host: string): Promise<void> {
     socket.once('error', reject);
     socket.bind(port, host, () => {
       socket.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-function listenTcp(server: TcpServer, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host }, () => {
-      server.off('error', reject);
       resolve();
     });
   });

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { assertLoopback } from './dns-server.ts';
+import { listenOn } from './listen.ts';
 
 /** `toServer`: what the client sends (commands, data); `toClient`: what the server answers. */
 export type FaultDirection = 'toServer' | 'toClient';
@@ -153,14 +154,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     socket.once('close', () => open.delete(socket));
   }
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port: options.port ?? 0 }, () => {
-      server.off('error', reject);
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : 0);
-    });
-  });
+  const port = await listenOn(server, host, options.port ?? 0);
   let closing: Promise<void> | undefined;
 
   return {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { assertLoopback } from './dns-server.ts';
+import { listenOn } from './listen.ts';
 
 /** What the server answers for one policy domain. */
 export type PolicyAnswer =
@@ -120,14 +121,7 @@ export async function startHttpsPolicyServer(options: HttpsPolicyServerOptions):
     socket.once('close', () => sockets.delete(socket));
   });
   server.on('tlsClientError', () => {});
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port: options.port ?? 0 }, () => {
-      server.off('error', reject);
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : 0);
-    });
-  });
+  const port = await listenOn(server, host, options.port ?? 0);
 
   let closing: Promise<void> | undefined;
   return {

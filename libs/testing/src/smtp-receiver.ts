@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { assertLoopback } from './dns-server.ts';
+import { listenOn } from './listen.ts';
 
 /**
  * How the receiver answers one command. `reply` is a full reply line such as '550 5.1.1 no such user'
@@ -259,7 +260,7 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
     const session = ++sessions;
     void onSocket(socket, session).catch(fail(String(session)));
   });
-  const port = await listen(front, host, options.port ?? 0);
+  const port = await listenOn(front, host, options.port ?? 0);
   let closing: Promise<void> | undefined;
 
   return {
@@ -460,16 +461,5 @@ function readAll(stream: Readable): Promise<Buffer | undefined> {
     stream.once('end', () => resolve(Buffer.concat(chunks)));
     stream.once('error', () => resolve(undefined));
     stream.once('close', () => resolve(undefined)); // no-op after 'end'
-  });
-}
-
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host }, () => {
-      server.off('error', reject);
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : port);
-    });
   });
 }

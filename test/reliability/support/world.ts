@@ -27,6 +27,9 @@ import {
 } from '@outpost/testing';
 import type { Redis } from 'ioredis';
 import { FAST_ENV as SERVICE_TEST_ENV } from '../../../services/delivery/test/helpers.ts';
+
+export { waitFor } from '../../../services/delivery/test/helpers.ts';
+
 import {
   type AcceptedMessage,
   type Allowances,
@@ -286,19 +289,6 @@ export class ReliabilityWorld {
 export function assertNoViolations(report: InvariantReport): void {
   if (report.violations.length === 0) return;
   throw new Error(`${report.violations.length} invariant violation(s):\n${formatViolations(report)}`);
-}
-
-export async function waitFor(
-  check: () => Promise<boolean> | boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

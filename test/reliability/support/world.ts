@@ -26,9 +26,9 @@ import {
   type TestRedisOptions,
 } from '@outpost/testing';
 import type { Redis } from 'ioredis';
-import { FAST_ENV as SERVICE_TEST_ENV } from '../../../services/delivery/test/helpers.ts';
+import { FAST_ENV as SERVICE_TEST_ENV, waitFor } from '../../../services/delivery/test/helpers.ts';
 
-export { waitFor } from '../../../services/delivery/test/helpers.ts';
+export { waitFor };
 
 import {
   type AcceptedMessage,

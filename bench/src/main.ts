@@ -15,6 +15,7 @@ import {
   UsageError,
   versionAtLeast,
 } from './cli-options.ts';
+import { compareBenchmark } from './compare-main.ts';
 import { deliveryBenchmark } from './delivery-main.ts';
 import { HTTP_BODIES, type HttpBody } from './http-load.ts';
 import {
@@ -47,6 +48,8 @@ import { sourceWarning, textTable } from './tables.ts';
 
 const USAGE = `usage: npm run bench -- ingest [options]
        npm run bench -- delivery [options]   (npm run bench -- delivery --help)
+       npm run bench -- compare [options]    (npm run bench -- compare --help: Outpost vs Postfix)
+       npm run bench -- --quick              (a few seconds: Outpost end to end, msg/s)
 
   --messages N         messages per run (default 20000; --quick: 2000)
   --connections N      concurrent SMTP connections (default 20)
@@ -238,6 +241,8 @@ const [benchmark, ...rest] = process.argv.slice(2);
 try {
   if (benchmark === 'ingest') await ingestBenchmark(rest);
   else if (benchmark === 'delivery') await deliveryBenchmark(rest);
+  else if (benchmark === 'compare') await compareBenchmark(rest);
+  else if (benchmark === '--quick') await compareBenchmark(rest, true);
   else {
     process.stderr.write(`${benchmark ? `unknown benchmark "${benchmark}"\n` : ''}${USAGE}`);
     process.exitCode = 2;

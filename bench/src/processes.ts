@@ -41,6 +41,13 @@ export function installCleanupHandlers(): void {
   }
 }
 
+/** Tracks a child that is not a node script (smtp-sink, dnsmasq): killed with the others on abort. */
+export function trackChild(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
 /** Registers a synchronous cleanup for abnormal exits; call the returned function once done normally. */
 export function onAbort(cleanup: () => void): () => void {
   cleanups.add(cleanup);

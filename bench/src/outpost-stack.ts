@@ -1,0 +1,164 @@
+/**
+ * Outpost as the comparison runs it: a fresh redis-server (AOF, appendfsync always), ingest
+ * (`ingest-process.ts`: startIngest with the production flow writer and durability fsync) and N
+ * delivery workers (`outpost delivery`, unchanged), each its own process, all on loopback.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { freePort, TestRedis } from '@outpost/testing';
+import { type DeliverySettings, workerEnv } from './delivery-bench.ts';
+import { memoryOf, type NodeChild, onAbort, spawnNode } from './processes.ts';
+
+const INGEST_SCRIPT = join('bench', 'src', 'ingest-process.ts');
+const CLI_SCRIPT = join('services', 'cli', 'bin', 'outpost.ts');
+const PROBE_SCRIPT = join('bench', 'src', 'worker-probe.ts');
+
+export interface StackOptions {
+  codeRoot: string;
+  /** OUTPOST_DNS_SERVERS for the workers. */
+  dnsServer: string;
+  /** OUTPOST_DELIVERY_PORT: where the receivers listen. */
+  deliveryPort: number;
+  workers: number;
+  /** Start ingest (the backlog workload fills Redis directly and needs none). */
+  ingest: boolean;
+  cpuProfileDir?: string;
+  profileLabel?: string;
+}
+
+export interface OutpostStack {
+  redis: TestRedis;
+  ingest?: { child: NodeChild; port: number };
+  workers: NodeChild[];
+  healthPorts: number[];
+  /** Starts the workers (when `workers` was 0 at start, or to add more later). */
+  startWorkers(count: number): Promise<void>;
+  /** VmHWM of ingest and of each worker, in bytes. */
+  rssPeaks(): { ingest: number; workers: number[] };
+  stop(): Promise<void>;
+}
+
+/** The delivery benchmark's worker settings (windows 20/50, retries 1-2 s, production otherwise). */
+export const WORKER_SETTINGS = { concurrency: 50, windowStart: 20, windowMax: 50 } as const;
+
+async function waitUntilReady(worker: NodeChild, healthPort: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (worker.child.exitCode !== null || worker.child.signalCode !== null) {
+      throw new Error(`delivery worker exited (code ${worker.child.exitCode}): ${worker.stderr().trim()}`);
+    }
+    const ok = await fetch(`http://127.0.0.1:${healthPort}/readyz`, { signal: AbortSignal.timeout(2_000) })
+      .then((response) => response.status === 200)
+      .catch(() => false);
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`delivery worker not ready within 60 s: ${worker.stderr().trim()}`);
+}
+
+export async function startOutpost(options: StackOptions): Promise<OutpostStack> {
+  const redis = await TestRedis.start({ appendfsync: 'always' });
+  const forget = onAbort(() => {
+    if (redis.pid !== undefined) process.kill(redis.pid, 'SIGKILL');
+    rmSync(redis.dir, { recursive: true, force: true });
+  });
+  const workers: NodeChild[] = [];
+  const healthPorts: number[] = [];
+  let ingest: OutpostStack['ingest'];
+  const profileArgs = (name: string) =>
+    options.cpuProfileDir
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${options.cpuProfileDir}`,
+          `--cpu-prof-name=${options.profileLabel ?? 'run'}-${name}.cpuprofile`,
+        ]
+      : [];
+
+  const startWorkers = async (count: number) => {
+    const started: Promise<void>[] = [];
+    for (let index = 0; index < count; index++) {
+      const healthPort = await freePort('127.0.0.1');
+      const env = workerEnv({ ...WORKER_SETTINGS } as DeliverySettings, {
+        redisUrl: redis.url,
+        dns: options.dnsServer,
+        port: options.deliveryPort,
+        healthPort,
+      });
+      const worker = spawnNode(join(options.codeRoot, CLI_SCRIPT), ['delivery'], {
+        env,
+        nodeArgs: [
+          '--expose-gc',
+          '--import',
+          pathToFileURL(join(options.codeRoot, PROBE_SCRIPT)).href,
+          ...profileArgs(`worker${workers.length + 1}`),
+        ],
+      });
+      workers.push(worker);
+      healthPorts.push(healthPort);
+      started.push(waitUntilReady(worker, healthPort));
+    }
+    await Promise.all(started);
+  };
+
+  const stop = async () => {
+    await Promise.all(workers.map((worker) => worker.stop(15_000)));
+    await ingest?.child.stop();
+    await redis.stop();
+    forget();
+  };
+
+  try {
+    if (options.ingest) {
+      const child = spawnNode(join(options.codeRoot, INGEST_SCRIPT), [], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          OUTPOST_ENV: 'development',
+          OUTPOST_HOSTNAME: 'bench.outpost.test',
+          REDIS_URL: redis.url,
+          OUTPOST_REDIS_DURABILITY: 'fsync',
+          OUTPOST_SMTP_LISTEN: '127.0.0.1:0',
+          OUTPOST_HTTP_LISTEN: '127.0.0.1:0',
+          LOG_LEVEL: 'warn',
+          BENCH_STORAGE: 'flow',
+          BENCH_REDIS_PID: String(redis.pid),
+          BENCH_REDIS_DIR: redis.dir,
+        },
+        nodeArgs: ['--expose-gc', ...profileArgs('ingest')],
+      });
+      const ready = await child.nextLine<{ port: number }>('READY ', 60_000);
+      ingest = { child, port: ready.port };
+    }
+    await startWorkers(options.workers);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    redis,
+    ...(ingest && { ingest }),
+    workers,
+    healthPorts,
+    startWorkers,
+    rssPeaks: () => ({
+      ingest: memoryOf(ingest?.child.child.pid)?.peak ?? Number.NaN,
+      workers: workers.map((worker) => memoryOf(worker.child.pid)?.peak ?? Number.NaN),
+    }),
+    stop,
+  };
+}
+
+/** outpost_delivery_attempts_total by verdict, summed over the workers. */
+export async function workerVerdicts(healthPorts: number[]): Promise<Record<string, number>> {
+  const { attemptsFromMetrics } = await import('./delivery-bench.ts');
+  const counts: Record<string, number> = {};
+  for (const port of healthPorts) {
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) })
+      .then((response) => response.text())
+      .catch(() => '');
+    for (const [verdict, count] of Object.entries(attemptsFromMetrics(text))) {
+      counts[verdict] = (counts[verdict] ?? 0) + count;
+    }
+  }
+  return counts;
+}

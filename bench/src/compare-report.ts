@@ -223,7 +223,9 @@ export function resultsMarkdown(
       "Postfix's `smtp-sink` on port 25 of each MX address, Outpost's ingest and delivery workers as " +
       'separate processes, and a private Postfix instance (`postfix -c DIR`, in its own mount namespace) ' +
       'as a relay. The same injector (`smtp-source`, 50 processes, one session each, connection reused) ' +
-      'feeds both. Medians of the runs, [min-max].',
+      'feeds both. Medians of the runs, [min-max]; the raw ceiling rows (smtp-source -> smtp-sink, ' +
+      "Postfix's own test tools) show their rate in the Postfix column. The per-round ratio pairs the two " +
+      "systems' runs of the same round (they ran one after the other, on a similar machine).",
     '',
     markdownTable(rows, ROW_COLUMNS),
     '',

@@ -84,9 +84,11 @@ describe('the web page', { skip: existsSync(CHROMIUM) ? false : MISSING }, () =>
     await screenshot(page, 'wrong-key.png');
 
     // A key that stops working (removed from OUTPOST_OPERATOR_KEYS) sends the tab back to sign in.
+    // A fresh load with the stored key (a hash change alone would race a reload against the
+    // first refusal, which forgets the key).
     await page.evaluate(() => sessionStorage.setItem('outpost-operator-key', 'outpost_op_revoked'));
+    await page.goto('about:blank');
     await page.goto(`${world.base}/ui/#/search`);
-    await page.reload();
     await error.waitFor();
     assert.match(await shown(error), /This key was refused/);
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { POSSIBLE_DUPLICATES_KEY } from '@outpost/delivery';
 import type { InvariantReport } from './invariants.ts';
 import { FINAL_DOT, firstConnection, proxiedReceiver } from './support/proxied-receiver.ts';
 import { OtlpCollector } from './support/spans.ts';
@@ -99,29 +100,21 @@ describe('kill -9 of a worker right after the receiver answered 250 (store-then-
     const next = await w.spawn('delivery', env);
     await waitFor(() => receiver.messages.length === 2, 15_000, 'the job to run again');
     const report = await finish(scenario, next, {
-      duplicates: {
-        window: 'worker killed after the remote 250',
-        faults: 1,
-        uncounted: 'the worker died before it could know (see the todo below)',
-      },
+      duplicates: { window: 'worker killed after the remote 250', faults: 1 },
       unrecordedAttempts: 1,
     });
+    // No `uncounted` allowance: the invariant fails unless an attempt record flags the copy.
     assertNoViolations(report);
     assert.equal(receiver.messages.length, 2, 'one copy from each worker: the duplicate window happened');
     assert.equal(report.summary.duplicates, 1, 'one repeated transaction');
-  });
-
-  test('the duplicate is counted by the product (a possible duplicate in the attempt record and the counter)', {
-    todo:
-      'services/delivery cannot know that a run of the same job before it died had sent the final dot: ' +
-      'mark the job before the dot, count a possible duplicate when a rerun finds the mark (see docs/reliability.md)',
-  }, async () => {
-    assert.ok(scenario, 'the scenario above ran');
-    const strict = await scenario.world.check(
-      { duplicates: { window: 'worker killed after the remote 250', faults: 1 }, unrecordedAttempts: 1 },
-      scenario.collector.spans,
+    const flagged = report.explained.filter((line) => line.includes('duplicate counted by the product'));
+    assert.equal(flagged.length, 2, `both recipients flagged: ${report.explained.join('; ')}`);
+    assert.equal(
+      await w.admin.get(POSSIBLE_DUPLICATES_KEY),
+      '2',
+      'the cluster-wide counter has one possible duplicate per recipient sent twice',
     );
-    assertNoViolations(strict);
+    assert.deepEqual(await w.admin.keys('{outpost}:sent:*'), [], 'no send mark left once the job completed');
   });
 });
 

@@ -1,7 +1,6 @@
 import { Resolver as NodeResolver } from 'node:dns/promises';
 import type { MxRecord } from '@outpost/core';
-import { DnsError, toDnsError } from './dns-error.ts';
-import { TtlCache } from './ttl-cache.ts';
+import { type Answer, AnswerCache } from './answer-cache.ts';
 
 /** The lookups delivery needs; the real implementation is below, tests may pass their own. */
 export interface DnsResolver {
@@ -25,117 +24,90 @@ export interface DnsResolverOptions {
   tries?: number;
   /** node:dns gives no TTL for MX and TXT answers: they are cached this long. */
   mxCacheMs?: number;
-  /** Cap on any cached TTL, and on the number of cached names. */
+  /**
+   * Floor on how long an answer is cached, whatever its TTL (default 5 s; 0 disables), and how
+   * long a negative answer (NXDOMAIN, no such record) is cached.
+   */
+  minTtlMs?: number;
+  /** Cap on any cached TTL. */
   maxTtlMs?: number;
+  /** Cap on the number of cached answers (one per name and record type). */
   maxEntries?: number;
   now?: () => number;
 }
 
-/** How long "no such record / no such name" is remembered. */
-const NEGATIVE_TTL_MS = 60_000;
+export const DEFAULT_MIN_TTL_MS = 5_000;
 
-interface TtlAddress {
-  address: string;
-  ttl: number;
-}
-
-/** node:dns Resolver with custom servers and ports, and a TTL cache bounded in size and time. */
+/** node:dns Resolver with custom servers and ports, a bounded TTL cache and shared lookups. */
 export function createDnsResolver(options: DnsResolverOptions = {}): DnsResolver {
   const resolver = new NodeResolver({ timeout: options.timeoutMs ?? 5_000, tries: options.tries ?? 2 });
   if (options.servers && options.servers.length > 0) resolver.setServers([...options.servers]);
-  const maxTtlMs = options.maxTtlMs ?? 3_600_000;
-  const mxCache = new TtlCache<MxRecord[]>(options.maxEntries ?? 10_000, options.now);
-  const addressCache = new TtlCache<{ ipv4: string[]; ipv6: string[] }>(
-    options.maxEntries ?? 10_000,
-    options.now,
-  );
-  // A name without TXT records is cached too (briefly): most domains publish no _mta-sts record.
-  const txtCache = new TtlCache<string[][] | DnsError>(options.maxEntries ?? 10_000, options.now);
+  const answers = new AnswerCache({
+    maxEntries: options.maxEntries ?? 10_000,
+    minTtlMs: options.minTtlMs ?? DEFAULT_MIN_TTL_MS,
+    maxTtlMs: options.maxTtlMs ?? 3_600_000,
+    ...(options.now && { now: options.now }),
+  });
+  const untimedTtlMs = options.mxCacheMs ?? 300_000;
 
-  async function lookup<T>(name: string, type: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (error) {
-      throw toDnsError(error, name, type);
-    }
-  }
-
-  /** A or AAAA; "no such record" is an empty list, not an error. */
-  async function addressesOf(host: string, family: 4 | 6): Promise<TtlAddress[]> {
-    try {
-      return await lookup(host, family === 4 ? 'A' : 'AAAA', () =>
-        family === 4 ? resolver.resolve4(host, { ttl: true }) : resolver.resolve6(host, { ttl: true }),
-      );
-    } catch (error) {
-      if (error instanceof DnsError && error.failure === 'nodata') return [];
-      throw error;
-    }
+  /** A or AAAA of a host, cached and shared per family. */
+  function addressesOf(host: string, family: 4 | 6): Promise<Answer<string[]>> {
+    return answers.lookup(family === 4 ? 'A' : 'AAAA', host, async () => {
+      const records =
+        family === 4
+          ? await resolver.resolve4(host, { ttl: true })
+          : await resolver.resolve6(host, { ttl: true });
+      return {
+        records: records.map((record) => record.address),
+        // The shortest TTL of the set; c-ares reports an empty answer as ENODATA, never as [].
+        ttlMs: records.length === 0 ? 0 : Math.min(...records.map((record) => record.ttl * 1000)),
+      };
+    });
   }
 
   return {
     async resolveMx(domain) {
-      const key = domain.toLowerCase();
-      const cached = mxCache.get(key);
-      if (cached) return cached;
-      let records: MxRecord[];
-      try {
-        const answer = await lookup(domain, 'MX', () => resolver.resolveMx(domain));
-        records = answer.map(({ exchange, priority }) => ({ exchange, priority }));
-      } catch (error) {
-        // RFC 5321 §5.1: a name that exists without MX records is its own implicit MX.
-        if (error instanceof DnsError && error.failure === 'nodata') records = [];
-        else throw error;
-      }
-      mxCache.set(key, records, Math.min(options.mxCacheMs ?? 300_000, maxTtlMs));
-      return records;
+      const answer = await answers.lookup('MX', domain, async () => ({
+        records: (await resolver.resolveMx(domain)).map(({ exchange, priority }) => ({ exchange, priority })),
+        ttlMs: untimedTtlMs,
+      }));
+      if (answer.kind === 'records') return answer.records;
+      // RFC 5321 §5.1: a name that exists without MX records is its own implicit MX.
+      if (answer.error.failure === 'nodata') return [];
+      throw answer.error;
     },
 
     async resolveAddresses(host) {
-      const key = host.toLowerCase();
-      const cached = addressCache.get(key);
-      if (cached) return cached;
       const [v4, v6] = await Promise.allSettled([addressesOf(host, 4), addressesOf(host, 6)]);
+      const families = [v4, v6].map((result) => {
+        if (result.status === 'rejected') return { error: result.reason as unknown };
+        const answer = result.value;
+        if (answer.kind === 'records') return { addresses: answer.records };
+        return answer.error.failure === 'nodata' ? { addresses: [] } : { error: answer.error };
+      });
+      const [ipv4, ipv6] = families.map((family) => family.addresses);
       // One family failing temporarily while the other answered still gives usable addresses.
-      if (v4.status === 'rejected' && v6.status === 'rejected') throw v4.reason;
-      const ipv4 = v4.status === 'fulfilled' ? v4.value : [];
-      const ipv6 = v6.status === 'fulfilled' ? v6.value : [];
-      if (ipv4.length === 0 && ipv6.length === 0) {
-        const failure = [v4, v6].find((result) => result.status === 'rejected');
-        if (failure) throw (failure as PromiseRejectedResult).reason;
+      if (ipv4 === undefined && ipv6 === undefined) throw families[0]!.error;
+      if (!ipv4?.length && !ipv6?.length) {
+        const failure = families.find((family) => family.addresses === undefined);
+        if (failure) throw failure.error;
       }
-      const result = { ipv4: ipv4.map((entry) => entry.address), ipv6: ipv6.map((entry) => entry.address) };
-      const entries = [...ipv4, ...ipv6];
-      // An empty answer is cached briefly: the host may get addresses soon.
-      const ttl =
-        entries.length === 0
-          ? NEGATIVE_TTL_MS
-          : Math.min(...entries.map((entry) => entry.ttl * 1000), maxTtlMs);
-      addressCache.set(key, result, ttl);
-      return result;
+      return { ipv4: ipv4 ?? [], ipv6: ipv6 ?? [] };
     },
 
     async resolveTxt(name) {
-      const key = name.toLowerCase();
-      const cached = txtCache.get(key);
-      if (cached instanceof DnsError) throw cached;
-      if (cached) return cached;
-      try {
-        const records = await lookup(name, 'TXT', () => resolver.resolveTxt(name));
-        txtCache.set(key, records, Math.min(options.mxCacheMs ?? 300_000, maxTtlMs));
-        return records;
-      } catch (error) {
-        if (!(error instanceof DnsError) || error.failure === 'temporary') throw error;
-        if (error.failure === 'nodata') {
-          txtCache.set(key, [], NEGATIVE_TTL_MS);
-          return [];
-        }
-        txtCache.set(key, error, NEGATIVE_TTL_MS);
-        throw error;
-      }
+      const answer = await answers.lookup('TXT', name, async () => ({
+        records: await resolver.resolveTxt(name),
+        ttlMs: untimedTtlMs,
+      }));
+      if (answer.kind === 'records') return answer.records;
+      if (answer.error.failure === 'nodata') return [];
+      throw answer.error;
     },
 
     forget(host) {
-      addressCache.delete(host.toLowerCase());
+      answers.forget('A', host);
+      answers.forget('AAAA', host);
     },
   };
 }

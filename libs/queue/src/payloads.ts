@@ -43,6 +43,11 @@ export interface DeliveryJobDataV1 {
   delayReported?: boolean;
   /** What the last attempt met, so an expiry can say why (RFC 3464 Diagnostic-Code). */
   lastProblem?: { status: string; category: string; diagnostic?: string };
+  /**
+   * Recipients a run lost after the final dot (the worker or Redis died before the outcome was
+   * recorded) and that are still pending: when one is delivered later, that is a possible duplicate.
+   */
+  resent?: string[];
   traceparent?: string;
 }
 

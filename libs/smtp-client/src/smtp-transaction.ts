@@ -1,6 +1,7 @@
 import type { DeliveryEvent, SmtpStage } from '@outpost/core';
 import { parseSmtpReply } from '@outpost/core';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { bodyWithGatedDot } from './final-dot-gate.ts';
 import { createReplyWatchdog, type ReplyTimeouts, RFC5321_REPLY_TIMEOUTS } from './reply-watchdog.ts';
 import { type ChannelOptions, SmtpChannel, type TlsSessionInfo } from './smtp-channel.ts';
 import { eventOfError, type NodemailerSmtpError } from './smtp-error.ts';
@@ -29,6 +30,11 @@ export interface SmtpTransactionOptions extends ChannelOptions {
   reuse?: SmtpChannel;
   /** Keep the connection open afterwards when it is still healthy (returned as `channel`). */
   keepOpen?: boolean;
+  /**
+   * Runs after the body is handed over and before the final dot; the dot waits for it. A rejection
+   * withholds the dot: the transaction ends unsent (local 451 4.3.0) and the connection is closed.
+   */
+  beforeFinalDot?: (recipients: readonly string[]) => Promise<void>;
 }
 
 export interface RecipientEvent {
@@ -163,6 +169,19 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
   }
 
   channel.transactions++;
+  let withheld: Error | undefined;
+  const hook = options.beforeFinalDot;
+  const message = hook
+    ? bodyWithGatedDot(options.body, async () => {
+        try {
+          await hook(options.recipients);
+        } catch (error) {
+          withheld = error instanceof Error ? error : new Error(String(error));
+          transcript.note(`final dot withheld: ${withheld.message}`);
+          throw withheld;
+        }
+      })
+    : options.body;
   try {
     const info = await channel.step<SMTPConnection.SentMessageInfo>((done) =>
       connection.send(
@@ -174,12 +193,23 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
           use8BitMime: options.body.some((byte) => byte > 0x7f),
           ...(options.dsn && (options.dsn.ret || options.dsn.envid) && { dsn: options.dsn }),
         } as SMTPConnection.Envelope,
-        options.body,
+        message,
         (error, result) => done(error, result),
       ),
     );
     return finish(recipientEventsOfSuccess(options.recipients, info));
   } catch (error) {
+    if (withheld) {
+      // Mid-DATA without a dot: the session cannot go on.
+      keep = false;
+      return finish(
+        everyone({
+          kind: 'reply',
+          stage: 'data',
+          reply: { code: 451, enhanced: '4.3.0', text: `(local) final dot withheld: ${withheld.message}` },
+        }),
+      );
+    }
     const failure = error as NodemailerSmtpError;
     // Recipients refused at RCPT keep their own replies even when the transaction failed later.
     const refused = new Map<string, DeliveryEvent>();

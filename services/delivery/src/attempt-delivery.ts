@@ -27,6 +27,8 @@ export interface AttemptInput {
   dsn: { ret?: 'FULL' | 'HDRS'; envid?: string };
   recipients: readonly Recipient[];
   body: Buffer;
+  /** Runs before each transaction's final dot (the dot waits; a rejection withholds it). */
+  beforeFinalDot?: (recipients: readonly string[]) => Promise<void>;
 }
 
 export interface AttemptDeps extends RouteDeps {
@@ -244,6 +246,7 @@ async function tryEveryAddress(
           recipients: batch.map((recipient) => recipient.address),
           ...(input.dsn && { dsn: input.dsn }),
           body: input.body,
+          ...(input.beforeFinalDot && { beforeFinalDot: input.beforeFinalDot }),
           ...(reuse && { reuse }),
           keepOpen: deps.pool !== undefined,
         });

@@ -4,6 +4,7 @@ import { createDnsResolver, type DnsResolver } from '@outpost/dns';
 import {
   assertNoEviction,
   createRedisConnection,
+  type DeliveryJobData,
   QUEUE_NAMES,
   QUEUE_PREFIX,
   startFailedJobSweeper,
@@ -11,14 +12,16 @@ import {
 } from '@outpost/queue';
 import { createDeliveryLog } from '@outpost/store';
 import { type Logger, startHealthServer, type Tracer } from '@outpost/telemetry';
-import { Queue, Worker } from 'bullmq';
+import { type Job, Queue, Worker } from 'bullmq';
 import type { AttemptDeps } from './attempt-delivery.ts';
 import { createConnectionPool } from './connection-pool.ts';
 import { createDeliveryMetrics } from './delivery-metrics.ts';
 import { createDestinationLimiter } from './destination-limiter.ts';
+import { isRedisOutOfMemory, startMemoryRelief, warnIfLogBudgetDoesNotFit } from './memory-relief.ts';
 import { createMtaSts } from './mta-sts/create-mta-sts.ts';
 import { processDeliveryJob } from './process-delivery-job.ts';
 import { ownAddresses } from './self-identity.ts';
+import { clearSentMark, sentMarkKey } from './sent-marks.ts';
 import { createTlsMemory } from './tls-memory.ts';
 import { loadTrustStore } from './tls-trust.ts';
 
@@ -61,6 +64,11 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
     queue?.on('error', onQueueError);
 
   const log = createDeliveryLog(redis, delivery.logRetention);
+  await warnIfLogBudgetDoesNotFit(
+    redis,
+    { highWater: config.redisHighWater, logMaxBytes: delivery.logRetention.maxBytes },
+    logger,
+  );
   const logTrimmer = setInterval(() => void log.trimByAge().catch(() => 0), 10 * 60_000);
   logTrimmer.unref();
   let nextSource = 0;
@@ -131,6 +139,10 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
       }),
     { ...workerOptions, concurrency: delivery.concurrency },
   );
+  // Completed: the outcome is recorded for good, so a rerun can no longer happen (sent-marks.ts).
+  deliveryWorker.on('completed', (job: Job<DeliveryJobData>) => {
+    if (job.id) clearSentMark(redis, sentMarkKey(job.id, job.data.attempts));
+  });
   // The message job runs once all its delivery jobs are done; completing it removes the body.
   const messageWorker = new Worker(
     QUEUE_NAMES.message,
@@ -142,9 +154,19 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
     { ...workerOptions, concurrency: 10 },
   );
   for (const worker of [deliveryWorker, messageWorker]) {
-    worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
+    // Out of memory is memory relief's to handle and report (memory-relief.ts), not once per retry.
+    worker.on('error', (error) => {
+      if (!isRedisOutOfMemory(error)) logger.warn({ err: error }, 'worker error');
+    });
     worker.on('failed', (job, error) => logger.error({ jobId: job?.id, err: error }, 'job failed'));
   }
+  const relief = startMemoryRelief({
+    redis,
+    queues: [deliveryQueue, messageQueue, bounceQueue, ...(webhookQueue ? [webhookQueue] : [])],
+    workers: [deliveryWorker, messageWorker],
+    logger,
+    overLimit: metrics.redisOverMaxmemory,
+  });
   const sweeper = startFailedJobSweeper(
     [deliveryQueue, messageQueue],
     delivery.failedSweepIntervalMs,
@@ -162,6 +184,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
     sweepFailed: sweeper.sweep,
     async stop() {
       sweeper.stop();
+      relief.stop();
       clearInterval(logTrimmer);
       await health.close();
       // Stop taking jobs and let in-flight sessions finish; a job still running past the grace

@@ -30,6 +30,11 @@ export function createDeliveryMetrics(deps: {
     help: 'SMTP delivery attempts running in this process',
     registers: [registry],
   });
+  const redisOverMaxmemory = new Gauge({
+    name: 'outpost_redis_over_maxmemory',
+    help: "1 while Redis is above maxmemory with nothing of Outpost's left to free: no job can move",
+    registers: [registry],
+  });
   registerQueueJobsGauge(
     registry,
     [deps.deliveryQueue, deps.messageQueue],
@@ -71,7 +76,7 @@ export function createDeliveryMetrics(deps: {
         );
     },
   });
-  return { registry, attempts, possibleDuplicates, sessionsInFlight };
+  return { registry, attempts, possibleDuplicates, sessionsInFlight, redisOverMaxmemory };
 }
 
 export type DeliveryMetrics = ReturnType<typeof createDeliveryMetrics>;

@@ -6,16 +6,6 @@ import { createDestinationLimiter, type DestinationState } from './destination-l
 const pausedDomainKey = controlKeys.pausedDomain;
 const destinationOfKey = (domain: string) => `${QUEUE_PREFIX}:dest-of:${domain.toLowerCase()}`;
 
-/** An operator's hold on a domain: its jobs wait (status `held`) until resumed. */
-export async function isDomainPaused(redis: Redis, domain: string): Promise<boolean> {
-  return (await redis.exists(pausedDomainKey(domain))) === 1;
-}
-
-/** An operator's hold on one message (`outpost message hold`): its jobs wait until released. */
-export async function isMessageHeld(redis: Redis, messageId: string): Promise<boolean> {
-  return (await redis.exists(controlKeys.heldMessage(messageId))) === 1;
-}
-
 /** Remembers which destination (MX set) a domain was last routed to, for the operator verbs. */
 export async function rememberDestination(redis: Redis, domain: string, destination: string): Promise<void> {
   await redis.set(destinationOfKey(domain), destination, 'EX', 7 * 86_400);

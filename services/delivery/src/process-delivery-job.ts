@@ -22,8 +22,10 @@ import {
 import { recordAttempt } from './attempt-record.ts';
 import { annotateAttemptSpan, recordSessionSpans, tracedResolver } from './attempt-spans.ts';
 import type { DeliveryMetrics } from './delivery-metrics.ts';
-import { isDomainPaused, isMessageHeld, rememberDestination } from './operator-controls.ts';
+import { preflight } from './job-preflight.ts';
+import { rememberDestination } from './operator-controls.ts';
 import { diagnosticOf, logAttempt, toReportedRecipient } from './record-outcomes.ts';
+import { clearSentMark, markSent, sentMarkKey } from './sent-marks.ts';
 import { emitWebhookEvents } from './webhook-events.ts';
 
 const HELD_RECHECK_MS = 60_000;
@@ -77,11 +79,14 @@ export async function processDeliveryJob(
     throw new UnrecoverableError(`unknown delivery job version ${String((data as { v: unknown }).v)}`);
   }
   const context = { messageId: data.messageId, domain: data.domain, attempt: data.attempts + 1 };
+  const markKey = sentMarkKey(job.id ?? `${data.messageId}:${data.domain}`, data.attempts);
+  const before = await preflight(deps.redis, {
+    domain: data.domain,
+    messageId: data.messageId,
+    sentMarkKey: markKey,
+  });
   // A hold does not stop the lifetime clock: a held message past its lifetime expires as usual.
-  if (
-    now() < data.expiresAt &&
-    ((await isDomainPaused(deps.redis, data.domain)) || (await isMessageHeld(deps.redis, data.messageId)))
-  ) {
+  if (now() < data.expiresAt && before.held) {
     // Held by an operator: not an attempt; look again in a minute (flush/resume is immediate).
     deps.logger.debug({ ...context }, 'held by operator');
     await job.moveToDelayed(now() + HELD_RECHECK_MS, token);
@@ -132,7 +137,11 @@ export async function processDeliveryJob(
         ? { ...deps.attempt, resolver: tracedResolver(deps.attempt.resolver, deps.tracer, spanContext) }
         : deps.attempt;
     const report = await attemptDelivery(
-      { ...attemptInput(data, body), recipients: toAttempt },
+      {
+        ...attemptInput(data, body),
+        recipients: toAttempt,
+        beforeFinalDot: (recipients) => markSent(deps.redis, markKey, recipients),
+      },
       attemptDeps,
     ).finally(() => deps.metrics?.sessionsInFlight.dec());
     if (span && deps.tracer) {
@@ -158,6 +167,23 @@ export async function processDeliveryJob(
     outcomes.push(...report.outcomes);
     sessions = report.sessions;
     mtaSts = report.mtaSts;
+  }
+
+  // A rerun after a run that was lost past its final dot: what it delivers again may be a copy.
+  const sentBefore = new Set([...before.sentBefore, ...(data.resent ?? [])]);
+  if (before.sentBefore.size > 0) {
+    deps.logger.warn(
+      { ...context, recipients: [...before.sentBefore] },
+      'rerun of an attempt lost after its final dot: deliveries to these recipients may be duplicates',
+    );
+  }
+  for (const [index, outcome] of outcomes.entries()) {
+    if (outcome.classification.verdict === 'delivered' && sentBefore.has(outcome.recipient.address)) {
+      outcomes[index] = {
+        ...outcome,
+        classification: { ...outcome.classification, possibleDuplicate: true },
+      };
+    }
   }
 
   const at = now();
@@ -233,8 +259,13 @@ export async function processDeliveryJob(
       }
       const last = deferred[0]!;
       const diagnostic = diagnosticOf(last);
+      const stillSuspect = deferred
+        .map((outcome) => outcome.recipient.address)
+        .filter((address) => sentBefore.has(address));
+      const { resent: _previous, ...rest } = data;
       await job.updateData({
-        ...data,
+        ...rest,
+        ...(stillSuspect.length > 0 && { resent: stillSuspect }),
         recipients: deferred.map((outcome) => outcome.recipient),
         attempts: data.attempts + 1,
         ...(warnDelay && { delayReported: true }),
@@ -249,6 +280,8 @@ export async function processDeliveryJob(
         'deferred',
       );
       await job.moveToDelayed(decision.at, token);
+      // The next run is attempt N+1 with its own mark; this one has served (completion: create-delivery).
+      clearSentMark(deps.redis, markKey);
       throw new DelayedError();
     }
   }

@@ -1,0 +1,58 @@
+import type { Redis } from 'ioredis';
+import { logKeys } from './keys.ts';
+
+/**
+ * Drops the oldest records of one batch until `wanted` bytes are dropped, with the bookkeeping of
+ * the log's own size trimming (the record, its size entry, the byte count), atomically. Redis above
+ * maxmemory refuses DECRBY (it may grow memory), but not inside a script that has already written:
+ * ZREM comes first for that reason, and only records this call removed from the time index are
+ * counted, so that two processes relieving at once never count a record twice.
+ *
+ * KEYS: records, sizes, bytes, then each record's key; ARGV: wanted, then the ids in KEYS' order.
+ */
+const DROP_RECORDS = `
+local wanted = tonumber(ARGV[1])
+local dropped, bytes = 0, 0
+for i = 2, #ARGV do
+  if bytes >= wanted then break end
+  local id = ARGV[i]
+  if redis.call('ZREM', KEYS[1], id) == 1 then
+    bytes = bytes + (tonumber(redis.call('HGET', KEYS[2], id)) or 0)
+    redis.call('DEL', KEYS[i + 2])
+    redis.call('HDEL', KEYS[2], id)
+    dropped = dropped + 1
+  end
+end
+if bytes > 0 then redis.call('DECRBY', KEYS[3], bytes) end
+return {dropped, bytes}
+`;
+
+export interface LogRelief {
+  records: number;
+  /** By the log's own count (the records' text). */
+  bytes: number;
+}
+
+/**
+ * Drops the oldest delivery-log records until the log's byte count is down by `bytes`, or the log
+ * is empty. Unlike the size trimming on write (a MULTI with DECRBY, refused whole at the limit), it
+ * uses only what Redis allows above maxmemory under noeviction, so it can free memory when Redis
+ * refuses everything else. Index entries of dropped records are left to the age trimming, as with
+ * the size trimming.
+ */
+export async function relieveLog(redis: Redis, bytes: number, batchSize = 100): Promise<LogRelief> {
+  const relief: LogRelief = { records: 0, bytes: 0 };
+  while (relief.bytes < bytes) {
+    const ids = await redis.zrange(logKeys.records, '0', String(batchSize - 1));
+    if (ids.length === 0) break;
+    const keys = [logKeys.records, logKeys.sizes, logKeys.bytes, ...ids.map(logKeys.record)];
+    const wanted = String(bytes - relief.bytes);
+    const [records, freed] = (await redis.eval(DROP_RECORDS, keys.length, ...keys, wanted, ...ids)) as [
+      number,
+      number,
+    ];
+    relief.records += records;
+    relief.bytes += freed;
+  }
+  return relief;
+}

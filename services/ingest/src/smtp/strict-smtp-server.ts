@@ -15,7 +15,8 @@ import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
  *   (RFC 5321 §2.3.8).
  * - StrictSmtpConnection: uses StrictSmtpStream (after STARTTLS too) and shows every command line,
  *   as received, to `screenCommand` before smtp-server parses it; a reply from the screen answers
- *   the command instead. It also carries the session deadline.
+ *   the command instead. It also carries the session deadline, and sends the replies of one
+ *   event-loop turn in one write (send).
  * - StrictSmtpServer: creates StrictSmtpConnections (mirroring SMTPServer.connect).
  *
  * When upgrading smtp-server, compare SMTPServer.connect, SMTPConnection._createParser, _onCommand,
@@ -87,6 +88,21 @@ const DEADLINE_RECHECK_MS = 1_000;
 
 class StrictSmtpConnection extends SMTPConnection {
   #deadline: NodeJS.Timeout | undefined;
+
+  /**
+   * Replies written in the same turn of the event loop leave in one write: a pipelined batch
+   * (RFC 2920: MAIL, RCPT ..., DATA) gets its replies in one system call instead of one each. The
+   * socket is uncorked once the turn's callbacks and promises have run (setImmediate), before any
+   * timer; `end()` (smtp-server's close) flushes a corked socket at once.
+   */
+  override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    const socket = this._socket;
+    if (!socket.writableCorked && !socket.destroyed) {
+      socket.cork();
+      setImmediate(() => socket.uncork());
+    }
+    super.send(code, data, context);
+  }
 
   override _createParser(): SMTPStream {
     const parser = new StrictSmtpStream({ maxCommandLength: this._server.options.maxCommandLength });

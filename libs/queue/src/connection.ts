@@ -8,6 +8,16 @@ export * from './redis-url.ts';
 
 export type RedisRole = 'producer' | 'worker';
 
+export interface ConnectionFeatures {
+  /**
+   * ioredis auto-pipelining: the commands issued in one event-loop turn (by concurrent jobs, say) go
+   * out in one write and one round trip. Only for a connection that carries Outpost's own commands:
+   * never one that BullMQ's Queue or Worker objects use (auto-pipelining on Bull's connections is
+   * reported to end in "job is not in the active list" errors).
+   */
+  autoPipelining?: boolean;
+}
+
 /** What `new Cluster()` takes (the default, RESP2 reply mapping that BullMQ expects). */
 type OutpostClusterOptions = NonNullable<ConstructorParameters<typeof Cluster<'legacy'>>[1]>;
 
@@ -28,14 +38,15 @@ export function createRedisConnection(
   role: RedisRole,
   commandTimeoutMs = 5_000,
   caFile: string | undefined = process.env.OUTPOST_REDIS_CA_FILE,
+  features: ConnectionFeatures = {},
 ): Redis {
   const target = parseRedisUrl(url);
   const tls = target.tls ? tlsOptions(caFile) : undefined;
   if (target.kind === 'cluster') {
-    const cluster = new Cluster(target.nodes, clusterOptions(target, role, commandTimeoutMs, tls));
+    const cluster = new Cluster(target.nodes, clusterOptions(target, role, commandTimeoutMs, tls, features));
     return routeKeylessCommandsToOutpostSlot(cluster) as unknown as Redis;
   }
-  const redis = new Redis(redisOptions(target, role, commandTimeoutMs, tls));
+  const redis = new Redis(redisOptions(target, role, commandTimeoutMs, tls, features));
   // ioredis 6.0.0 leaves the failover detector's Sentinel subscriptions open after quit(), which
   // keeps the process alive (redis/ioredis#1362, fixed upstream after 6.0.0); disconnect() closes them.
   if (target.kind === 'sentinel') redis.once('end', () => redis.disconnect());
@@ -50,9 +61,12 @@ export function redisOptions(
   role: RedisRole,
   commandTimeoutMs: number,
   tls?: ConnectionOptions,
+  features: ConnectionFeatures = {},
 ): RedisOptions {
   const common: RedisOptions = {
     ...roleOptions(role, commandTimeoutMs),
+    // One server, or the one primary Sentinel names: every pipeline goes to that server.
+    ...(features.autoPipelining && { enableAutoPipelining: true }),
     ...credentials(target),
     db: target.db,
     ...(tls && { tls }),
@@ -81,10 +95,18 @@ export function clusterOptions(
   role: RedisRole,
   commandTimeoutMs: number,
   tls?: ConnectionOptions,
+  features: ConnectionFeatures = {},
 ): OutpostClusterOptions {
   const { enableOfflineQueue, ...nodeOptions } = roleOptions(role, commandTimeoutMs);
   return {
     lazyConnect: false,
+    ...(features.autoPipelining && {
+      enableAutoPipelining: true,
+      // An auto-pipeline is sent to the node of its commands' keys, or to a random node when none
+      // has a key; keyless commands must keep going through sendCommand, which sends them to the
+      // {outpost} slot's primary (routeKeylessCommandsToOutpostSlot below).
+      autoPipeliningIgnoredCommands: keylessCommands(),
+    }),
     // Fail fast like a producer should; the ready check (CLUSTER INFO) would itself be refused
     // while the cluster is not ready yet, so the cluster counts as ready once it knows its slots.
     ...(enableOfflineQueue === false && { enableOfflineQueue, enableReadyCheck: false }),
@@ -124,6 +146,20 @@ function credentials(target: RedisTarget): { username?: string; password?: strin
 
 function tlsOptions(caFile: string | undefined): ConnectionOptions {
   return caFile ? { ca: readFileSync(caFile) } : {};
+}
+
+let keyless: string[] | undefined;
+
+/**
+ * The commands for which ioredis finds no key in arguments that name none (PING, INFO, SCAN,
+ * WAITAOF ..., and EVAL and the like, whose keys depend on their arguments): none of them may join
+ * an auto-pipeline on a cluster. Exported for tests.
+ */
+export function keylessCommands(): string[] {
+  keyless ??= Redis.prototype
+    .getBuiltinCommands()
+    .filter((name) => new Command(name, ['x', 'x', 'x', 'x']).getKeys().length === 0);
+  return keyless;
 }
 
 /** The hash slot of every Outpost key (`{outpost}:...`). */

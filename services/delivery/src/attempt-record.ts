@@ -72,7 +72,6 @@ export async function recordAttempt(
     })),
     ...(options.mtaSts && { mtaSts: options.mtaSts }),
   };
-  await log.write(record);
   const states: RecipientState[] = record.recipients.map((recipient) => ({
     address: recipient.address,
     status: recipient.status,
@@ -82,5 +81,6 @@ export async function recordAttempt(
     ...(recipient.replyText !== undefined && { replyText: recipient.replyText }),
     attempts: options.attempt,
   }));
-  await log.setRecipientStates(options.messageId, states);
+  // The record and the states it leads to, in one transaction.
+  await log.write(record, states);
 }

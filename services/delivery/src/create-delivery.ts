@@ -48,9 +48,17 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
   if (transport.problems.length > 0) {
     throw new ConfigError(transport.problems.map((problem) => `OUTPOST_TRANSPORT_MAP: ${problem}`));
   }
+  // BullMQ's Queue and Worker objects (and memory relief) use `redis`. Outpost's own commands on the
+  // job path (preflight, suppression, limits, marks, the delivery log) go on `own`, with
+  // auto-pipelining: what concurrent jobs send in one event-loop turn shares one write. Never on
+  // BullMQ's connection, where auto-pipelining is reported to lose jobs' active-list entries.
   const redis = createRedisConnection(config.redisUrl, 'worker');
-  redis.on('error', (error) => logger.debug({ err: error }, 'redis connection error'));
-  await waitForRedis(redis);
+  const own = createRedisConnection(config.redisUrl, 'worker', undefined, undefined, {
+    autoPipelining: true,
+  });
+  for (const connection of [redis, own])
+    connection.on('error', (error) => logger.debug({ err: error }, 'redis connection error'));
+  await Promise.all([waitForRedis(redis), waitForRedis(own)]);
   await assertNoEviction(redis);
   const secureContext = await loadTrustStore(delivery.mtaSts.caFile);
 
@@ -63,7 +71,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
   for (const queue of [messageQueue, deliveryQueue, bounceQueue, webhookQueue])
     queue?.on('error', onQueueError);
 
-  const log = createDeliveryLog(redis, delivery.logRetention);
+  const log = createDeliveryLog(own, delivery.logRetention);
   await warnIfLogBudgetDoesNotFit(
     redis,
     { highWater: config.redisHighWater, logMaxBytes: delivery.logRetention.maxBytes },
@@ -72,14 +80,14 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
   const logTrimmer = setInterval(() => void log.trimByAge().catch(() => 0), 10 * 60_000);
   logTrimmer.unref();
   let nextSource = 0;
-  const limiter = createDestinationLimiter(redis, delivery.destinationLimits);
+  const limiter = createDestinationLimiter(own, delivery.destinationLimits);
   const pool =
     delivery.connectionReuse.idleMs > 0 ? createConnectionPool(delivery.connectionReuse) : undefined;
   const metrics = createDeliveryMetrics({ deliveryQueue, messageQueue, limiter });
   const resolver =
     options.resolver ?? createDnsResolver({ servers: config.dnsServers, timeoutMs: delivery.dnsTimeoutMs });
   const mtaSts = createMtaSts({
-    redis,
+    redis: own,
     resolver,
     config: delivery.mtaSts,
     ipFamilies: delivery.ipFamilies,
@@ -106,7 +114,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
       delivery.sourceAddresses.length === 0
         ? undefined
         : delivery.sourceAddresses[nextSource++ % delivery.sourceAddresses.length],
-    tlsMemory: createTlsMemory(redis, delivery.tlsBrokenMemoryMs),
+    tlsMemory: createTlsMemory(own, delivery.tlsBrokenMemoryMs),
     limiter,
     ...(pool && { pool }),
     pauseMs: delivery.retry.firstDelayMs,
@@ -128,7 +136,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
         retryPolicy: { ...delivery.retry, jitter: 0.2 },
         messageQueue,
         bounceQueue,
-        redis,
+        redis: own,
         logger,
         metrics,
         delayWarningMs: delivery.delayWarningMs,
@@ -141,7 +149,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
   );
   // Completed: the outcome is recorded for good, so a rerun can no longer happen (sent-marks.ts).
   deliveryWorker.on('completed', (job: Job<DeliveryJobData>) => {
-    if (job.id) clearSentMark(redis, sentMarkKey(job.id, job.data.attempts));
+    if (job.id) clearSentMark(own, sentMarkKey(job.id, job.data.attempts));
   });
   // The message job runs once all its delivery jobs are done; completing it removes the body.
   const messageWorker = new Worker(
@@ -175,7 +183,8 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
   const health = await startHealthServer({
     ...delivery.httpListen,
     registry: metrics.registry,
-    ready: async () => deliveryWorker.isRunning() && (await redis.ping()) === 'PONG',
+    ready: async () =>
+      deliveryWorker.isRunning() && (await redis.ping()) === 'PONG' && own.status === 'ready',
   });
   logger.info({ concurrency: delivery.concurrency, http: health.address }, 'delivery running');
 
@@ -203,7 +212,9 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
         bounceQueue.close(),
         webhookQueue?.close(),
       ]);
-      await redis.quit().catch(() => redis.disconnect());
+      await Promise.all(
+        [redis, own].map((connection) => connection.quit().catch(() => connection.disconnect())),
+      );
     },
   };
 }

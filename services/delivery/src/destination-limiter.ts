@@ -38,9 +38,10 @@ export interface DestinationState {
   lastError?: string;
 }
 
-// KEYS: leases zset, state hash. ARGV: now, lease id, lease ms, initial window.
-// Returns {1} granted, or {0, retryAt, reason}.
+// KEYS: leases zset, state hash, destinations index. ARGV: now, lease id, lease ms, initial
+// window, destination. Returns {1} granted, or {0, retryAt, reason}.
 const ACQUIRE = `
+redis.call('ZADD', KEYS[3], ARGV[1], ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local paused = tonumber(redis.call('HGET', KEYS[2], 'pausedUntil') or '0')
 if paused > tonumber(ARGV[1]) then return {0, paused, 'paused'} end
@@ -92,17 +93,19 @@ export function createDestinationLimiter(
     async acquire(destination: string, now = Date.now()): Promise<SlotAnswer> {
       const { leases, state } = keys(destination);
       const id = randomUUID();
+      // One round trip: the slot and the destination's entry in the operators' index.
       const answer = (await redis.eval(
         ACQUIRE,
-        2,
+        3,
         leases,
         state,
+        index,
         now,
         id,
         limits.leaseMs,
         limits.initialWindow,
+        destination,
       )) as [1] | [0, number, 'busy' | 'paused'];
-      await redis.zadd(index, now, destination);
       if (answer[0] === 0) return { granted: false, retryAt: answer[1], reason: answer[2] };
       // Renew while the session runs, so a long session keeps its slot but a dead worker's expires.
       const renew = setInterval(() => {

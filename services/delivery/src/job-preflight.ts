@@ -13,18 +13,12 @@ export async function preflight(
   redis: Redis,
   job: { domain: string; messageId: string; sentMarkKey: string },
 ): Promise<Preflight> {
-  const results = await redis
-    .pipeline()
-    .exists(controlKeys.pausedDomain(job.domain))
-    .exists(controlKeys.heldMessage(job.messageId))
-    .smembers(job.sentMarkKey)
-    .exec();
-  if (!results) throw new Error('preflight: no reply from Redis');
-  for (const [error] of results) if (error) throw error;
-  const [[, domainPaused], [, messageHeld], [, sent]] = results as [
-    [null, number],
-    [null, number],
-    [null, string[]],
-  ];
+  // Plain commands, not a pipeline of their own: on an auto-pipelining connection they share a
+  // write with whatever the other jobs send in the same turn.
+  const [domainPaused, messageHeld, sent] = await Promise.all([
+    redis.exists(controlKeys.pausedDomain(job.domain)),
+    redis.exists(controlKeys.heldMessage(job.messageId)),
+    redis.smembers(job.sentMarkKey),
+  ]);
   return { held: domainPaused === 1 || messageHeld === 1, sentBefore: new Set(sent) };
 }

@@ -6,9 +6,45 @@ import { createDestinationLimiter, type DestinationState } from './destination-l
 const pausedDomainKey = controlKeys.pausedDomain;
 const destinationOfKey = (domain: string) => `${QUEUE_PREFIX}:dest-of:${domain.toLowerCase()}`;
 
-/** Remembers which destination (MX set) a domain was last routed to, for the operator verbs. */
-export async function rememberDestination(redis: Redis, domain: string, destination: string): Promise<void> {
-  await redis.set(destinationOfKey(domain), destination, 'EX', 7 * 86_400);
+const DESTINATION_TTL_SECONDS = 7 * 86_400;
+/** A destination this process wrote is written again only when it changes or after this long. */
+const DESTINATION_REWRITE_MS = 3_600_000;
+/** Domains remembered per connection; past this many the oldest are forgotten (and written again). */
+const REMEMBERED_DOMAINS_MAX = 10_000;
+
+/** Per connection (another Redis is another store): domain -> what was written, and when. */
+const written = new WeakMap<Redis, Map<string, { destination: string; at: number }>>();
+
+/**
+ * Remembers which destination (MX set) a domain was last routed to, for the operator verbs. Every
+ * attempt routes its domain, but the answer seldom changes: the SET goes out only when this
+ * process has not written the same destination within the last hour (the key lives a week).
+ */
+export async function rememberDestination(
+  redis: Redis,
+  domain: string,
+  destination: string,
+  now = Date.now(),
+): Promise<void> {
+  const name = domain.toLowerCase();
+  let domains = written.get(redis);
+  if (!domains) {
+    domains = new Map();
+    written.set(redis, domains);
+  }
+  const last = domains.get(name);
+  if (last?.destination === destination && now - last.at < DESTINATION_REWRITE_MS) return;
+  // Noted before the write, so that concurrent jobs for the domain do not each write it too.
+  const entry = { destination, at: now };
+  domains.delete(name); // re-inserted last: the map's order is the order of writes
+  domains.set(name, entry);
+  if (domains.size > REMEMBERED_DOMAINS_MAX) domains.delete(domains.keys().next().value!);
+  try {
+    await redis.set(destinationOfKey(name), destination, 'EX', DESTINATION_TTL_SECONDS);
+  } catch (error) {
+    if (domains.get(name) === entry) domains.delete(name);
+    throw error;
+  }
 }
 
 /**

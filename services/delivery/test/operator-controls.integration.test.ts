@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { rememberDestination } from '../src/operator-controls.ts';
 import { DeliveryWorld } from './helpers.ts';
 
 const CLI = fileURLToPath(new URL('../../cli/bin/outpost.ts', import.meta.url));
@@ -63,4 +64,22 @@ test('outpost destinations lists each destination with its window and connection
   assert.ok(hold, JSON.stringify(lines));
   assert.equal(hold.window, 6, 'one success widened the default window of 5');
   assert.equal(hold.inFlight, 0);
+});
+
+test('the domain -> destination note is written once per process and hour, and again when it changes', async () => {
+  const redis = world.redis.client();
+  const key = '{outpost}:dest-of:noted.test';
+  const t0 = 1_800_000_000_000;
+  await Promise.all([1, 2, 3].map(() => rememberDestination(redis, 'Noted.test', 'mx.a:25', t0)));
+  assert.equal(await redis.get(key), 'mx.a:25');
+  // Written already by this process within the hour: not sent again (the key is gone only here).
+  await redis.del(key);
+  await rememberDestination(redis, 'noted.test', 'mx.a:25', t0 + 60_000);
+  assert.equal(await redis.get(key), null, 'the same note within the hour is not written again');
+  await rememberDestination(redis, 'noted.test', 'mx.b:25', t0 + 60_000);
+  assert.equal(await redis.get(key), 'mx.b:25', 'a new destination is written at once');
+  await redis.del(key);
+  await rememberDestination(redis, 'noted.test', 'mx.b:25', t0 + 60_000 + 3_600_000);
+  assert.equal(await redis.get(key), 'mx.b:25', 'after an hour it is written again');
+  assert.ok((await redis.ttl(key)) > 6 * 86_400, 'kept a week');
 });

@@ -222,6 +222,8 @@ export async function runOnce(settings: RunSettings): Promise<RunResult> {
       // --expose-gc only lets the heap be weighed after the load; nothing calls gc() during it.
       nodeArgs: [
         '--expose-gc',
+        // Extra V8/Node flags for the ingest process only (e.g. heap limits), space-separated.
+        ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
         ...(settings.cpuProfileDir
           ? [
               '--cpu-prof',

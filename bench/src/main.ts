@@ -70,6 +70,8 @@ const USAGE = `usage: npm run bench -- ingest [options]
                        (for a tree that others are editing while the benchmark runs)
   --cpu-prof           write a V8 CPU profile of each ingest process to bench/results/tmp/profiles/
   --out DIR            where to write the results (default bench/results/)
+
+  BENCH_NODE_ARGS="--max-old-space-size=128 ..."  extra Node flags for the ingest process only
 `;
 
 async function ingestBenchmark(argv: string[]): Promise<void> {

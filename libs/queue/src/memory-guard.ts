@@ -1,6 +1,6 @@
 import type { HighWaterMark } from '@outpost/config';
 import type { Redis } from 'ioredis';
-import { readRedisInfo } from './redis-info.ts';
+import { readRedisMemory } from './redis-memory.ts';
 
 export interface MemoryState {
   usedBytes: number;
@@ -69,9 +69,8 @@ export class MemoryGuard {
   async refresh(): Promise<MemoryState> {
     // Writes reserved during this round trip may or may not be in the figure: keep counting them.
     const seen = this.#pending;
-    const memory = await readRedisInfo(this.#redis, 'memory');
-    const usedBytes = Number(memory.used_memory ?? 0);
-    const limitBytes = highWaterBytes(this.#mark, Number(memory.maxmemory ?? 0));
+    const { usedBytes, maxmemory } = await readRedisMemory(this.#redis);
+    const limitBytes = highWaterBytes(this.#mark, maxmemory);
     this.#pending = Math.max(0, this.#pending - seen);
     this.#state = { usedBytes, limitBytes, full: limitBytes !== undefined && usedBytes >= limitBytes };
     return this.state;

@@ -1,9 +1,10 @@
 import type { Message } from '@outpost/core';
 import { type FlowJob, FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { prepareFlowTransactions, withKeysInFlowTransaction } from './flow-body-transaction.ts';
 import { createGroupCommit } from './group-commit.ts';
 import { DELIVERY_JOB_OPTIONS, MESSAGE_JOB_OPTIONS } from './job-options.ts';
-import { deliveryJobId, QUEUE_NAMES, QUEUE_PREFIX } from './names.ts';
+import { deliveryJobId, messageBodyKey, QUEUE_NAMES, QUEUE_PREFIX } from './names.ts';
 import { toDeliveryJobs, toMessageJobData } from './payloads.ts';
 import type { Durability } from './redis-policy.ts';
 import { StorageError, toStorageError } from './storage-error.ts';
@@ -15,23 +16,26 @@ export interface MessageWriter {
 }
 
 /**
- * The chosen design: one BullMQ flow per message. The parent "message" job holds envelope and body;
- * its children are the per-domain delivery jobs. FlowProducer writes all of them in one MULTI, so a
- * crash leaves the whole message or nothing, and the parent runs when every child has finished: the
- * place for per-message finishing work (body removal, the final DSN). Concurrent writes are grouped
- * (group commit), so under load one MULTI and one fsync carry many messages.
+ * The chosen design: one BullMQ flow per message. The parent "message" job holds the envelope, the
+ * body sits beside it under its own key (binary: no JSON escaping, no copies as strings), and the
+ * children are the per-domain delivery jobs. All of them go in one MULTI, so a crash leaves the
+ * whole message or nothing, and the parent runs when every child has finished: the place for
+ * per-message finishing work (body removal, the final DSN). Concurrent writes are grouped (group
+ * commit), so under load one MULTI and one fsync carry many messages.
  */
 export function createFlowMessageWriter(
   redis: Redis,
   durability: Durability,
   onConnectionError: (error: Error) => void = () => {},
 ): MessageWriter {
+  prepareFlowTransactions(redis);
   const flows = new FlowProducer({ connection: redis, prefix: QUEUE_PREFIX });
   // Connection trouble is reported per write; without a listener BullMQ prints it to stderr.
   flows.on('error', onConnectionError);
   // addBulk writes every flow of the batch in one MULTI: all of them or none.
   const commit = createGroupCommit<Message>(async (messages) => {
-    await flows.addBulk(messages.map(toFlow));
+    const bodies = messages.map((message) => [messageBodyKey(message.id), message.body] as const);
+    await withKeysInFlowTransaction(bodies, () => flows.addBulk(messages.map(toFlow)));
     await confirmDurable(redis, durability);
   });
   return {
@@ -77,11 +81,10 @@ export function createBodyFirstMessageWriter(
   return {
     async write(message) {
       try {
-        const { body, ...envelope } = toMessageJobData(message);
         await redis
           .multi()
-          .set(`${QUEUE_PREFIX}:body:${message.id}`, body)
-          .set(`${QUEUE_PREFIX}:envelope:${message.id}`, JSON.stringify(envelope))
+          .set(messageBodyKey(message.id), message.body)
+          .set(`${QUEUE_PREFIX}:envelope:${message.id}`, JSON.stringify(toMessageJobData(message)))
           .exec();
         await delivery.addBulk(
           toDeliveryJobs(message).map((data, index) => ({

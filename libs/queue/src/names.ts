@@ -6,7 +6,7 @@
 export const QUEUE_PREFIX = '{outpost}';
 
 export const QUEUE_NAMES = {
-  /** Parent of a message's flow: holds envelope and body; runs once every delivery job has finished. */
+  /** Parent of a message's flow: holds the envelope (the body is beside it); runs once every delivery job has finished. */
   message: 'message',
   /** One job per (message, destination domain). */
   delivery: 'delivery',
@@ -17,6 +17,16 @@ export const QUEUE_NAMES = {
 } as const;
 
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+/**
+ * A queued message's bytes, stored binary beside its message job and written in the same MULTI as
+ * its flow (flow-body-transaction.ts); the message job deletes it when the message is finished.
+ */
+export const messageBodyKey = (messageId: string): string => `${QUEUE_PREFIX}:body:${messageId}`;
+
+/** The message job's hash, in BullMQ's key layout (`<prefix>:<queue>:<job id>`). */
+export const messageJobKey = (messageId: string): string =>
+  `${QUEUE_PREFIX}:${QUEUE_NAMES.message}:${messageId}`;
 
 /** Job ids: the message job is the message id; delivery jobs add their domain's position. */
 export const deliveryJobId = (messageId: string, index: number): string => `${messageId}.d${index}`;

@@ -28,6 +28,15 @@ export interface MessageJobDataV1 {
   body: string;
 }
 
+/**
+ * v2: the body is no longer in the job's JSON but binary under `messageBodyKey(id)`, written in the
+ * same MULTI as the flow. JSON escaped every CRLF and re-encoded every 8-bit byte as two, and the
+ * body was copied as a string at every step on both sides.
+ */
+export interface MessageJobDataV2 extends Omit<MessageJobDataV1, 'v' | 'body'> {
+  v: 2;
+}
+
 export interface DeliveryJobDataV1 {
   v: 1;
   messageId: string;
@@ -114,20 +123,28 @@ export interface WebhookEventV1 {
   at: number;
 }
 
-export type MessageJobData = MessageJobDataV1;
+/** Readers take both: v1 jobs queued before the upgrade still hold their body inline. */
+export type MessageJobData = MessageJobDataV1 | MessageJobDataV2;
 export type DeliveryJobData = DeliveryJobDataV1;
 export type BounceJobData = BounceJobDataV1;
 export type WebhookEvent = WebhookEventV1;
 
-export function toMessageJobData(message: Message): MessageJobDataV1 {
-  const { body, ...rest } = message;
-  return { v: 1, ...rest, body: body.toString('latin1') };
+/** The message job's payload; the body goes under its own key (see MessageJobDataV2). */
+export function toMessageJobData(message: Message): MessageJobDataV2 {
+  const { body: _body, ...rest } = message;
+  return { v: 2, ...rest };
 }
 
-export function fromMessageJobData(data: MessageJobData): Message {
-  if (data.v !== 1) throw new Error(`unsupported message job version ${String((data as { v: unknown }).v)}`);
-  const { v: _version, body, ...rest } = data;
-  return { ...rest, body: Buffer.from(body, 'latin1') };
+/** The message again, from its job's payload and, for v2, the body stored beside it. */
+export function fromMessageJobData(data: MessageJobData, storedBody: Buffer | null): Message {
+  if (data.v === 1) {
+    const { v: _version, body, ...rest } = data;
+    return { ...rest, body: Buffer.from(body, 'latin1') };
+  }
+  if (data.v !== 2) throw new Error(`unsupported message job version ${String((data as { v: unknown }).v)}`);
+  if (storedBody === null) throw new Error(`the body of message ${data.id} is missing`);
+  const { v: _version, ...rest } = data;
+  return { ...rest, body: storedBody };
 }
 
 /** One delivery job per destination domain, in first-seen order. */

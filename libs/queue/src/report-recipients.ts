@@ -1,7 +1,7 @@
-import { headerBlockLength } from '@outpost/core';
+import { headerBlockLength, type Message } from '@outpost/core';
 import type { Queue } from 'bullmq';
 import { BOUNCE_JOB_OPTIONS } from './job-options.ts';
-import type { BounceJobData, MessageJobData, ReportAction, ReportedRecipient } from './payloads.ts';
+import type { BounceJobData, ReportAction, ReportedRecipient } from './payloads.ts';
 
 /** RET=FULL returns the message, but not an unbounded one. */
 export const MAX_RETURNED_MESSAGE_BYTES = 1024 * 1024;
@@ -12,12 +12,12 @@ export const MAX_RETURNED_MESSAGE_BYTES = 1024 * 1024;
  */
 export async function reportRecipients(
   queue: Queue,
-  message: MessageJobData,
+  message: Message,
   event: ReportAction,
   recipients: ReportedRecipient[],
 ): Promise<void> {
   if (recipients.length === 0) return;
-  const body = Buffer.from(message.body, 'latin1');
+  const { body } = message;
   const data: BounceJobData = {
     v: 1,
     event,

@@ -4,7 +4,7 @@ import { newMessageId, prepareMessage } from '@outpost/core';
 import { TestRedis } from '@outpost/testing';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUE_NAMES, QUEUE_PREFIX, reportRecipients, toMessageJobData } from '../src/index.ts';
+import { QUEUE_NAMES, QUEUE_PREFIX, reportRecipients } from '../src/index.ts';
 
 /** Every delivery job reports its recipients per event; most reports are empty and must cost nothing. */
 
@@ -24,19 +24,17 @@ after(async () => {
 
 const message = () => {
   const now = Date.now();
-  return toMessageJobData(
-    prepareMessage({
-      id: newMessageId(now),
-      sender: 'alice@example.com',
-      recipients: [{ address: 'bob@example.net' }],
-      dsn: {},
-      raw: Buffer.from('From: alice@example.com\r\nSubject: reports\r\n\r\nHello.\r\n'),
-      client: { protocol: 'smtp', address: '127.0.0.1', tls: false },
-      hostname: 'outpost.test',
-      now,
-      lifetimeMs: 86_400_000,
-    }),
-  );
+  return prepareMessage({
+    id: newMessageId(now),
+    sender: 'alice@example.com',
+    recipients: [{ address: 'bob@example.net' }],
+    dsn: {},
+    raw: Buffer.from('From: alice@example.com\r\nSubject: reports\r\n\r\nHello.\r\n'),
+    client: { protocol: 'smtp', address: '127.0.0.1', tls: false },
+    hostname: 'outpost.test',
+    now,
+    lifetimeMs: 86_400_000,
+  });
 };
 
 /** Commands Redis ran since the last reset, other than the test's own CONFIG and INFO. */

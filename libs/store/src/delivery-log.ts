@@ -8,6 +8,7 @@ import type {
   RecipientState,
   RecipientVerdict,
 } from './records.ts';
+import { relieveLog } from './relieve-log.ts';
 
 export interface RetentionPolicy {
   maxAgeMs: number;
@@ -15,6 +16,15 @@ export interface RetentionPolicy {
   /** A transcript is capped at this many bytes (long sessions keep their start and end). */
   maxTranscriptBytes: number;
 }
+
+/** Record ids a size trim looks at first; relieveLog takes larger batches when more has to go. */
+const TRIM_BATCH = 100;
+
+/**
+ * A size trim goes this far below the budget (1% of it), so that a log at its budget is trimmed
+ * once per many writes instead of a record at a time on every write.
+ */
+const trimSlack = (maxBytes: number) => Math.floor(maxBytes / 100);
 
 export const DEFAULT_RETENTION: RetentionPolicy = {
   maxAgeMs: 7 * 86_400_000,
@@ -74,7 +84,7 @@ export function createDeliveryLog(redis: Redis, retention: RetentionPolicy = DEF
     addRecipientStates(multi, record.messageId, states);
     const results = await multi.exec();
     const [error, bytes] = results?.[0] ?? [];
-    if (!error && Number(bytes) > retention.maxBytes) await trimBySize();
+    if (!error && Number(bytes) > retention.maxBytes) await trimBySize(Number(bytes));
   }
 
   async function setRecipientStates(messageId: string, states: readonly RecipientState[]): Promise<void> {
@@ -194,15 +204,16 @@ export function createDeliveryLog(redis: Redis, retention: RetentionPolicy = DEF
     return { entries, cursor: encodeCursor(max, skip) };
   }
 
-  /** Drops the oldest records until the log is under its byte budget. */
-  async function trimBySize(): Promise<number> {
-    let removed = 0;
-    while (Number((await redis.get(logKeys.bytes)) ?? 0) > retention.maxBytes) {
-      const oldest = await redis.zpopmin(logKeys.records, 100);
-      if (oldest.length === 0) break;
-      removed += await dropRecords(oldest.filter((_, i) => i % 2 === 0));
-    }
-    return removed;
+  /**
+   * Drops the oldest records once the log is over its byte budget, until it is 1% under it, with the
+   * same bookkeeping as memory relief. `used` is the log's size when the caller has just read it
+   * (the write's INCRBY reply), saving a GET.
+   */
+  async function trimBySize(used?: number): Promise<number> {
+    const bytes = used ?? Number((await redis.get(logKeys.bytes)) ?? 0);
+    if (bytes <= retention.maxBytes) return 0;
+    const excess = bytes - retention.maxBytes + trimSlack(retention.maxBytes);
+    return (await relieveLog(redis, excess, TRIM_BATCH)).records;
   }
 
   /** Drops records older than the age limit, and index entries pointing at them. */

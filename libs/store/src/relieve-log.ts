@@ -33,17 +33,23 @@ export interface LogRelief {
   bytes: number;
 }
 
+/** The most record ids one script call is given. */
+const MAX_BATCH = 1_000;
+
 /**
  * Drops the oldest delivery-log records until the log's byte count is down by `bytes`, or the log
- * is empty. Unlike the size trimming on write (a MULTI with DECRBY, refused whole at the limit), it
- * uses only what Redis allows above maxmemory under noeviction, so it can free memory when Redis
- * refuses everything else. Index entries of dropped records are left to the age trimming, as with
- * the size trimming.
+ * is empty: the log's size trimming on write, and memory relief at Redis's limit. It uses only what
+ * Redis allows above maxmemory under noeviction, so it can free memory when Redis refuses everything
+ * else. Index entries of dropped records are left to the age trimming (reads skip them).
+ *
+ * `batchSize` is how many ids the first call looks at; when they were not enough, the next batch is
+ * twice as large, so that a large excess takes few round trips.
  */
 export async function relieveLog(redis: Redis, bytes: number, batchSize = 100): Promise<LogRelief> {
   const relief: LogRelief = { records: 0, bytes: 0 };
+  let batch = batchSize;
   while (relief.bytes < bytes) {
-    const ids = await redis.zrange(logKeys.records, '0', String(batchSize - 1));
+    const ids = await redis.zrange(logKeys.records, '0', String(batch - 1));
     if (ids.length === 0) break;
     const keys = [logKeys.records, logKeys.sizes, logKeys.bytes, ...ids.map(logKeys.record)];
     const wanted = String(bytes - relief.bytes);
@@ -53,6 +59,7 @@ export async function relieveLog(redis: Redis, bytes: number, batchSize = 100): 
     ];
     relief.records += records;
     relief.bytes += freed;
+    batch = Math.max(batch, Math.min(batch * 2, MAX_BATCH));
   }
   return relief;
 }

@@ -21,9 +21,9 @@ after(async () => {
 });
 
 /** Calls per command since the last reset, from INFO commandstats. */
-async function commandCalls(): Promise<Map<string, number>> {
+async function commandCalls(client: Redis = admin): Promise<Map<string, number>> {
   const calls = new Map<string, number>();
-  for (const match of (await admin.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+)/gm))
+  for (const match of (await client.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+)/gm))
     calls.set(match[1]!, Number(match[2]));
   return calls;
 }
@@ -118,6 +118,46 @@ test('the write that takes the log over its byte budget trims the oldest records
       await log.usedBytes(),
       sizes.reduce((total, size) => total + Number(size), 0),
     );
+  } finally {
+    await local.stop();
+  }
+});
+
+test('a write over the budget drops the oldest records down to 1% under it, without reading the byte count', async () => {
+  const local = await TestRedis.start();
+  try {
+    const client = local.client();
+    const time = Date.now();
+    const records = Array.from({ length: 31 }, (_, i) =>
+      attempt(time + i, newMessageId(time), [`o${String(i).padStart(2, '0')}@calls.test`]),
+    );
+    const size = (record: AttemptRecord) => JSON.stringify(record).length;
+    // The budget holds exactly the first 30 records.
+    const budget = records.slice(0, 30).reduce((sum, record) => sum + size(record), 0);
+    const log = createDeliveryLog(client, { maxAgeMs: 86_400_000, maxBytes: budget, maxTranscriptBytes: 0 });
+    for (const record of records.slice(0, 30)) await log.write(record);
+    assert.equal(await log.usedBytes(), budget);
+    assert.equal(await client.zcard(logKeys.records), 30, 'at the budget, nothing dropped');
+
+    await client.config('RESETSTAT');
+    await log.write(records[30]!);
+    const calls = await commandCalls(client);
+    assert.equal(calls.get('get'), undefined, 'the excess comes from the INCRBY reply');
+    assert.equal(calls.get('zrange'), 1);
+    assert.equal(calls.get('eval'), 1, 'one script drops the record with its bookkeeping');
+    assert.equal(calls.get('zpopmin'), undefined);
+    // Trimmed to 1% under the budget, so that the next writes do not each trim again.
+    const target = budget - Math.floor(budget / 100);
+    let dropped = 0;
+    for (let used = budget + size(records[30]!); used > target; dropped++) used -= size(records[dropped]!);
+    assert.ok(dropped >= 1 && dropped < 30, `${dropped} dropped`);
+    assert.deepEqual(
+      await client.zrange(logKeys.records, '0', '-1'),
+      records.slice(dropped, 31).map((record) => record.id),
+    );
+    const left = records.slice(dropped, 31).reduce((sum, record) => sum + size(record), 0);
+    assert.equal(await log.usedBytes(), left);
+    assert.ok(left <= target);
   } finally {
     await local.stop();
   }

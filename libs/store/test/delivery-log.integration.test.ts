@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { newMessageId } from '@outpost/core';
 import { TestRedis } from '@outpost/testing';
-import { type AttemptRecord, capTranscript, createDeliveryLog, type RecipientVerdict } from '../src/index.ts';
+import {
+  type AttemptRecord,
+  capTranscript,
+  createDeliveryLog,
+  logKeys,
+  type RecipientVerdict,
+} from '../src/index.ts';
 
 let redis: TestRedis;
 before(async () => {
@@ -144,6 +150,74 @@ test('retention by total bytes drops the oldest records first', async () => {
     assert.ok((await log.usedBytes()) <= 4_000, `used ${await log.usedBytes()} bytes`);
     assert.equal(await log.message(ids[0]!).then((view) => view?.attempts.length ?? 0), 0, 'oldest gone');
     assert.equal(await log.message(ids[19]!).then((view) => view?.attempts.length), 1, 'newest kept');
+  } finally {
+    await local.stop();
+  }
+});
+
+test('trimBySize drops just enough of the oldest records to get 1% under the budget, and the log stays consistent', async () => {
+  const local = await TestRedis.start();
+  try {
+    const client = local.client();
+    const unbounded = { maxAgeMs: 86_400_000, maxBytes: 1e9, maxTranscriptBytes: 10_000 };
+    const ids: string[] = [];
+    const messageIds: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      // Records of different sizes, two recipients each: the count dropped follows the bytes.
+      const entry = record(T0 + i, 'trim.test', [
+        verdict(`t${i}@trim.test`, 'delivered', 250, 'delivered'),
+        verdict(`u${i}@trim.test`, 'bounced', 550, 'no_such_user'),
+      ]);
+      entry.sessions[0]!.transcript!.push({ at: 1, direction: 'S', text: 'y'.repeat(50 + ((i * 37) % 400)) });
+      ids.push(entry.id);
+      messageIds.push(entry.messageId);
+      await createDeliveryLog(client, unbounded).write(entry);
+    }
+    const sizes = (await client.hmget(logKeys.sizes, ...ids)).map(Number);
+    const total = sizes.reduce((sum, size) => sum + size, 0);
+    assert.equal(await createDeliveryLog(client, unbounded).usedBytes(), total);
+
+    // A budget that 35 to 40 of the oldest records have to make room for: more than one batch.
+    const budget = total - sizes.slice(0, 37).reduce((sum, size) => sum + size, 0) - 1;
+    // A trim goes 1% under the budget, so that the next writes do not each trim again.
+    const target = budget - Math.floor(budget / 100);
+    let expected = 0;
+    for (let left = total; left > target; expected++) left -= sizes[expected]!;
+    const log = createDeliveryLog(client, { ...unbounded, maxBytes: budget });
+    assert.equal(await log.trimBySize(), expected, 'as many records as the excess takes, no more');
+    const used = await log.usedBytes();
+    assert.ok(used <= target, `1% under the budget (${used} of ${budget})`);
+    assert.ok(used + sizes[expected - 1]! > target, 'the last record dropped was needed');
+
+    const dropped = ids.slice(0, expected);
+    const kept = ids.slice(expected);
+    assert.deepEqual(await client.zrange(logKeys.records, '0', '-1'), kept, 'the oldest went, in order');
+    assert.equal(await client.exists(...dropped.map(logKeys.record)), 0);
+    assert.equal(await client.exists(...kept.map(logKeys.record)), kept.length);
+    assert.deepEqual((await client.hkeys(logKeys.sizes)).sort(), [...kept].sort(), 'size entries follow');
+    assert.equal(
+      used,
+      (await client.hvals(logKeys.sizes)).reduce((sum, size) => sum + Number(size), 0),
+      'the byte count is the sum of the sizes kept',
+    );
+    // Index entries of dropped records stay until age trimming; reads skip them.
+    const entries = (await log.deliveries({ domain: 'trim.test', limit: 500 })).entries;
+    assert.deepEqual(
+      new Set(entries.map((entry) => entry.attemptId)),
+      new Set(kept),
+      'every kept record is found through the index, and no dropped one',
+    );
+    assert.equal(entries.length, kept.length * 2);
+    assert.equal(
+      (await log.deliveries({ status: 'failed', limit: 500 })).entries.length,
+      kept.length,
+      'the status index too',
+    );
+    assert.equal(await log.message(messageIds[0]!).then((view) => view?.attempts.length ?? 0), 0);
+    assert.equal(await log.message(messageIds[expected]!).then((view) => view?.attempts.length), 1);
+
+    assert.equal(await log.trimBySize(), 0, 'under the budget: nothing more goes');
+    assert.equal(await log.usedBytes(), used);
   } finally {
     await local.stop();
   }

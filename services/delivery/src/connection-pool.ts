@@ -27,9 +27,9 @@ export const DEFAULT_POOL_LIMITS: PoolLimits = { idleMs: 5_000, maxTransactions:
 export function createConnectionPool(limits: PoolLimits = DEFAULT_POOL_LIMITS) {
   const idle = new Map<string, Array<{ entry: PooledConnection; timer: NodeJS.Timeout }>>();
 
-  const discard = (entry: PooledConnection) => {
+  const discard = (entry: PooledConnection): Promise<void> => {
     entry.channel.close();
-    void entry.lease?.release();
+    return entry.lease?.release().catch(() => {}) ?? Promise.resolve();
   };
   const fresh = (entry: PooledConnection) =>
     entry.channel.open &&
@@ -43,7 +43,7 @@ export function createConnectionPool(limits: PoolLimits = DEFAULT_POOL_LIMITS) {
         const { entry, timer } = entries.pop()!;
         clearTimeout(timer);
         if (fresh(entry)) return entry;
-        discard(entry);
+        void discard(entry);
       }
       idle.delete(destination);
       return undefined;
@@ -51,14 +51,14 @@ export function createConnectionPool(limits: PoolLimits = DEFAULT_POOL_LIMITS) {
 
     park(destination: string, entry: PooledConnection): void {
       if (!fresh(entry)) {
-        discard(entry);
+        void discard(entry);
         return;
       }
       const entries = idle.get(destination) ?? [];
       const timer = setTimeout(() => {
         const index = entries.findIndex((item) => item.entry === entry);
         if (index !== -1) entries.splice(index, 1);
-        discard(entry);
+        void discard(entry);
       }, limits.idleMs);
       timer.unref();
       entries.push({ entry, timer });
@@ -69,14 +69,17 @@ export function createConnectionPool(limits: PoolLimits = DEFAULT_POOL_LIMITS) {
       return [...idle.values()].reduce((total, entries) => total + entries.length, 0);
     },
 
-    closeAll(): void {
+    /** Closes every idle connection; resolves once their slots are given back. */
+    async closeAll(): Promise<void> {
+      const releases: Promise<void>[] = [];
       for (const entries of idle.values()) {
         for (const { entry, timer } of entries) {
           clearTimeout(timer);
-          discard(entry);
+          releases.push(discard(entry));
         }
       }
       idle.clear();
+      await Promise.all(releases);
     },
   };
 }

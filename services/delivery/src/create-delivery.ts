@@ -5,6 +5,7 @@ import {
   assertNoEviction,
   createRedisConnection,
   type DeliveryJobData,
+  deleteMessageBody,
   QUEUE_NAMES,
   QUEUE_PREFIX,
   startFailedJobSweeper,
@@ -134,7 +135,6 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
       processDeliveryJob(job, token, {
         attempt,
         retryPolicy: { ...delivery.retry, jitter: 0.2 },
-        messageQueue,
         bounceQueue,
         redis: own,
         logger,
@@ -151,10 +151,12 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
   deliveryWorker.on('completed', (job: Job<DeliveryJobData>) => {
     if (job.id) clearSentMark(own, sentMarkKey(job.id, job.data.attempts));
   });
-  // The message job runs once all its delivery jobs are done; completing it removes the body.
+  // The message job runs once all its delivery jobs are done: the body goes, then the job
+  // (removeOnComplete). A crash in between runs it again, and deleting twice is harmless.
   const messageWorker = new Worker(
     QUEUE_NAMES.message,
     async (job) => {
+      if (job.id) await deleteMessageBody(own, job.id);
       const results = Object.values(await job.getChildrenValues());
       logger.info({ messageId: job.id, results }, 'message finished');
       return { domains: results.length };
@@ -206,6 +208,9 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
         logger.warn('shutdown grace period over: abandoning in-flight jobs to the next worker');
         await Promise.all([deliveryWorker.close(true), messageWorker.close(true)]);
       }
+      // Idle pooled connections hold destination slots: give them back now, or other workers
+      // would wait for the leases to lapse.
+      await pool?.closeAll();
       await Promise.all([
         messageQueue.close(),
         deliveryQueue.close(),

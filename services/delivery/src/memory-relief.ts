@@ -1,5 +1,5 @@
 import type { HighWaterMark } from '@outpost/config';
-import { highWaterBytes, readRedisInfo } from '@outpost/queue';
+import { highWaterBytes, type RedisMemory, readRedisMemory } from '@outpost/queue';
 import { relieveLog } from '@outpost/store';
 import type { Logger } from '@outpost/telemetry';
 import type { Queue, Worker } from 'bullmq';
@@ -25,19 +25,6 @@ export const reliefMargin = (maxmemory: number): number => Math.max(1024 * 1024,
 
 export const isRedisOutOfMemory = (error: unknown): boolean =>
   error instanceof Error && /\bOOM\b/.test(error.message);
-
-export interface RedisMemory {
-  /** What Redis compares with maxmemory (used_memory less the AOF and replica buffers). */
-  usedBytes: number;
-  /** 0: no limit. */
-  maxmemory: number;
-}
-
-export async function readRedisMemory(redis: Redis): Promise<RedisMemory> {
-  const memory = await readRedisInfo(redis, 'memory');
-  const used = Number(memory.used_memory ?? 0) - Number(memory.mem_not_counted_for_evict ?? 0);
-  return { usedBytes: used, maxmemory: Number(memory.maxmemory ?? 0) };
-}
 
 const isOver = (memory: RedisMemory) => memory.maxmemory > 0 && memory.usedBytes >= memory.maxmemory;
 

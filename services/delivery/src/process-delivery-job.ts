@@ -1,4 +1,4 @@
-import type { DeliveryEvent, FailureCategory, Recipient, RecipientStatus } from '@outpost/core';
+import type { DeliveryEvent, FailureCategory, Message, Recipient, RecipientStatus } from '@outpost/core';
 import {
   classify,
   MAX_RECEIVED_HEADERS,
@@ -7,8 +7,8 @@ import {
   type RetryPolicy,
   tooManyHops,
 } from '@outpost/core';
-import type { DeliveryJobData, MessageJobData, ReportedRecipient, SuppressionEntry } from '@outpost/queue';
-import { findSuppressed, reportRecipients } from '@outpost/queue';
+import type { DeliveryJobData, ReportedRecipient, SuppressionEntry } from '@outpost/queue';
+import { findSuppressed, loadQueuedMessage, reportRecipients } from '@outpost/queue';
 import type { DeliveryLog, MtaStsEntry } from '@outpost/store';
 import { ATTR, contextFromTraceparent, contextWith, type Logger, type Tracer } from '@outpost/telemetry';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
@@ -36,7 +36,6 @@ export const POSSIBLE_DUPLICATES_KEY = '{outpost}:stats:possible-duplicates';
 export interface DeliveryJobDeps {
   attempt: AttemptDeps;
   retryPolicy: RetryPolicy;
-  messageQueue: Queue;
   bounceQueue: Queue;
   redis: Redis;
   logger: Logger;
@@ -80,6 +79,9 @@ export async function processDeliveryJob(
   }
   const context = { messageId: data.messageId, domain: data.domain, attempt: data.attempts + 1 };
   const markKey = sentMarkKey(job.id ?? `${data.messageId}:${data.domain}`, data.attempts);
+  // The message is read alongside the preflight: one round trip on the auto-pipelining connection.
+  const loading = loadMessage(job, deps.redis);
+  loading.catch(() => {}); // awaited below unless the job is held
   const before = await preflight(deps.redis, {
     domain: data.domain,
     messageId: data.messageId,
@@ -92,8 +94,8 @@ export async function processDeliveryJob(
     await job.moveToDelayed(now() + HELD_RECHECK_MS, token);
     throw new DelayedError();
   }
-  const message = await loadMessage(job, deps.messageQueue);
-  const body = Buffer.from(message.body, 'latin1');
+  const message = await loading;
+  const { body } = message;
   if (data.attempts === 0 && deps.log) await writeMessageMeta(deps.log, message).catch(() => {});
 
   const suppressed = await findSuppressed(
@@ -293,7 +295,7 @@ export async function processDeliveryJob(
 }
 
 /** What the delivery log shows about the message itself (first attempt of any of its domains). */
-function writeMessageMeta(log: DeliveryLog, message: MessageJobData): Promise<void> {
+function writeMessageMeta(log: DeliveryLog, message: Message): Promise<void> {
   return log.setMessageMeta(message.id, {
     sender: message.sender,
     recipients: message.recipients.map((recipient) => recipient.address),
@@ -318,11 +320,11 @@ function attemptInput(data: DeliveryJobData, body: Buffer) {
   return { domain: data.domain, sender: data.sender, dsn: data.dsn, recipients: data.recipients, body };
 }
 
-async function loadMessage(job: Job<DeliveryJobData>, messageQueue: Queue): Promise<MessageJobData> {
+async function loadMessage(job: Job<DeliveryJobData>, redis: Redis): Promise<Message> {
   const parentId = job.parent?.id ?? job.data.messageId;
-  const parent = await messageQueue.getJob(parentId);
-  if (!parent) throw new UnrecoverableError(`message ${parentId} not found for delivery job ${job.id}`);
-  return parent.data as MessageJobData;
+  const message = await loadQueuedMessage(redis, parentId);
+  if (!message) throw new UnrecoverableError(`message ${parentId} not found for delivery job ${job.id}`);
+  return message;
 }
 
 function expiredOutcome(recipient: Recipient, last: DeliveryJobData['lastProblem']): RecipientOutcome {

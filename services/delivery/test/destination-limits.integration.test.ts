@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import { type OutpostProcess, spawnOutpost } from '@outpost/testing';
 import { createDestinationLimiter } from '../src/destination-limiter.ts';
-import { DeliveryWorld } from './helpers.ts';
+import { DeliveryWorld, waitFor } from './helpers.ts';
 
 let world: DeliveryWorld;
 const workers: OutpostProcess[] = [];
@@ -116,4 +116,28 @@ test('a kept connection carries the next job to the same destination, holding it
     await delivery.stop();
     world.delivery = undefined;
   }
+});
+
+test('stopping delivery closes its idle connections and gives their slots back at once', async () => {
+  const receiver = await world.receiver('127.0.0.6');
+  world.mx('shutdown.test', [{ name: 'mx.shutdown.test', priority: 10, a: ['127.0.0.6'] }]);
+  // Idle for a minute: only the shutdown can give the slot back within this test.
+  const delivery = await world.startDelivery({ OUTPOST_CONNECTION_IDLE: '60s' });
+  const limiter = createDestinationLimiter(world.redis.client());
+  const inFlight = async () =>
+    (await limiter.list()).find((state) => state.destination.startsWith('mx.shutdown.test:'))?.inFlight;
+  try {
+    const message = await world.enqueue({ recipients: ['a@shutdown.test'] });
+    await world.waitForMessageDone(message.id);
+    assert.equal(await inFlight(), 1, 'the idle connection holds its slot');
+  } finally {
+    await delivery.stop();
+    world.delivery = undefined;
+  }
+  assert.equal(await inFlight(), 0, 'given back by the shutdown, not left to lapse');
+  await waitFor(
+    async () => receiver.events.some((event) => event.stage === 'close'),
+    5_000,
+    'the connection closed',
+  );
 });

@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { QUEUE_NAMES, QUEUE_PREFIX } from '@outpost/queue';
+import { QUEUE_NAMES, QUEUE_PREFIX, readRedisMemory } from '@outpost/queue';
 import { type AttemptRecord, createDeliveryLog, logKeys, relieveLog } from '@outpost/store';
 import { createLogger } from '@outpost/telemetry';
 import { TestRedis } from '@outpost/testing';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import {
-  readRedisMemory,
-  reliefMargin,
-  startMemoryRelief,
-  warnIfLogBudgetDoesNotFit,
-} from '../src/memory-relief.ts';
+import { reliefMargin, startMemoryRelief, warnIfLogBudgetDoesNotFit } from '../src/memory-relief.ts';
 import { waitFor } from './helpers.ts';
 
 // Memory relief against a real Redis (noeviction) whose maxmemory is set below what it holds: the

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { messageBodyKey } from '@outpost/queue';
 import { createDestinationLimiter } from '../src/destination-limiter.ts';
 import { DeliveryWorld, waitFor } from './helpers.ts';
 
@@ -21,6 +22,11 @@ describe('routing: every MX by preference, every address of each host', () => {
     ]);
     const message = await world.enqueue({ recipients: ['bob@first.test'], subject: 'first' });
     await world.waitForMessageDone(message.id);
+    assert.equal(
+      await world.redis.client().exists(messageBodyKey(message.id)),
+      0,
+      'the body went with the message',
+    );
     const [received] = await primary.waitForMessages(1);
     assert.deepEqual(received!.to, ['bob@first.test']);
     assert.equal(received!.from, 'alice@example.com');

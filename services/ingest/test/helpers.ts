@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { loadConfig } from '@outpost/config';
-import { QUEUE_NAMES, QUEUE_PREFIX } from '@outpost/queue';
+import type { Message } from '@outpost/core';
+import { loadQueuedMessage, QUEUE_NAMES, QUEUE_PREFIX } from '@outpost/queue';
 import { createLogger } from '@outpost/telemetry';
 import type { TestRedis } from '@outpost/testing';
 import { Queue } from 'bullmq';
@@ -35,6 +37,12 @@ export function openQueues(redis: TestRedis) {
   return {
     message,
     delivery,
+    /** The queued message as delivery reads it: the job's payload and the body stored beside it. */
+    async stored(id: string): Promise<Message> {
+      const message = await loadQueuedMessage(connection, id);
+      assert.ok(message, `message ${id} is queued`);
+      return message;
+    },
     async counts() {
       return {
         message: await message.getJobCounts(),

@@ -1,5 +1,5 @@
 import type { Recipient, RecipientStatus } from '@outpost/core';
-import { controlKeys, type DeliveryJobData } from '@outpost/queue';
+import { controlKeys, type DeliveryJobData, loadQueuedMessage, messageBodyKey } from '@outpost/queue';
 import type { DeliveryLog, RecipientState } from '@outpost/store';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -127,7 +127,7 @@ export function createMessageActions(deps: ActionDeps) {
     } catch {
       return busy;
     }
-    await redis.del(controlKeys.heldMessage(messageId));
+    await redis.del(controlKeys.heldMessage(messageId), messageBodyKey(messageId));
     return undefined;
   }
 
@@ -195,11 +195,14 @@ export function createMessageActions(deps: ActionDeps) {
     async bounce(messageId: string, by: string): Promise<ActionResult> {
       const found = await pendingJobs(messageId);
       if (found.refusal) return found.refusal;
+      // Read before the flow goes: the DSN quotes the message's headers (and all of it with RET=FULL).
+      const message = await loadQueuedMessage(redis, messageId);
+      if (!message) return refuse('not_found', `message ${messageId} is no longer in the queue`);
       const refused = await removeFlow(messageId, found.message, found.pending);
       if (refused) return refused;
       const at = now();
       const returned = returnedRecipients(recipientsOf(found.pending), by, at);
-      await reportReturned(queues.bounce, found.message.data, returned);
+      await reportReturned(queues.bounce, message, returned);
       if (deps.webhooks) await emitReturnedEvents(queues.webhook, messageId, returned);
       const jobs = found.pending.map((entry) => entry.job);
       await setStatuses(messageId, jobs, () => 'bounced', by, at, {

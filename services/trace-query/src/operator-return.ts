@@ -1,3 +1,4 @@
+import type { Message } from '@outpost/core';
 import {
   type MessageJobData,
   type ReportedRecipient,
@@ -35,7 +36,7 @@ export function returnedRecipients(
  */
 export async function reportReturned(
   bounceQueue: Queue,
-  message: MessageJobData,
+  message: Message,
   recipients: ReportedRecipient[],
 ): Promise<void> {
   await reportRecipients(bounceQueue, message, 'failed', recipients);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { newMessageId } from '@outpost/core';
 import { createOperatorControls } from '@outpost/delivery';
-import { type BounceJobData, controlKeys, type WebhookEvent } from '@outpost/queue';
+import { type BounceJobData, controlKeys, messageBodyKey, type WebhookEvent } from '@outpost/queue';
 import { createDeliveryLog } from '@outpost/store';
 import type { SmtpReceiver } from '@outpost/testing';
 import { DeliveryWorld, waitFor } from '../../delivery/test/helpers.ts';
@@ -154,6 +154,7 @@ test('delete: the message and its jobs are gone, nobody is told, and it is on re
   assert.equal(await world.queue('message').getJob(message.id), undefined);
   assert.equal(await world.queue('delivery').getJob(`${message.id}.d0`), undefined);
   assert.equal(await world.queue('delivery').getJob(`${message.id}.d1`), undefined);
+  assert.equal(await world.redis.client().exists(messageBodyKey(message.id)), 0, 'the body is gone too');
   const shown = await view(message.id);
   assert.equal(shown.state, 'deleted');
   assert.equal(shown.actions.at(-1)?.action, 'delete');
@@ -186,6 +187,7 @@ test('bounce: waiting recipients are returned to the sender as failed, removed, 
   assert.equal(bounced.status, 200);
   assert.equal(bounced.body.count, 2);
   assert.equal(await world.queue('message').getJob(message.id), undefined, 'the flow is removed');
+  assert.equal(await world.redis.client().exists(messageBodyKey(message.id)), 0, 'with the body');
   const reports = (await world.bounces('failed')).filter(
     (report: BounceJobData) => report.messageId === message.id,
   );

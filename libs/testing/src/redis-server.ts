@@ -76,6 +76,8 @@ export class TestRedis {
       '--appendfsync', this.options.appendfsync,
       '--maxmemory', this.options.maxmemory,
       '--maxmemory-policy', this.options.maxmemoryPolicy,
+      // As docker-compose.yml runs it: job hashes stay compact listpacks.
+      '--hash-max-listpack-value', '1024',
       '--daemonize', 'no',
       '--logfile', join(this.dir, 'redis.log'),
     ]; // biome-ignore format: one option per line pair

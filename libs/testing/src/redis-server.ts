@@ -108,11 +108,23 @@ export class TestRedis {
     this.#process = undefined;
   }
 
+  /**
+   * Ends Redis with SIGTERM, which also stops an AOF rewrite child: after a kill -9 that child
+   * lives on and writes into the directory while it is being removed (ENOTEMPTY). kill -9 after 5 s.
+   */
   async stop(): Promise<void> {
     await Promise.all(this.#clients.map((client) => client.quit().catch(() => client.disconnect())));
     this.#clients = [];
-    await this.kill();
-    await rm(this.dir, { recursive: true, force: true });
+    const child = this.#process;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.#process = undefined;
+    await rm(this.dir, { recursive: true, force: true, maxRetries: 5 });
   }
 
   async #waitUntilReady(): Promise<void> {

@@ -10,6 +10,7 @@ import { newMessageId, prepareMessage } from '@outpost/core';
 import {
   createFlowMessageWriter,
   createRedisConnection,
+  messageBodyKey,
   parseRedisInfo,
   QUEUE_NAMES,
   QUEUE_PREFIX,
@@ -121,6 +122,7 @@ export async function runBacklogOnce(settings: {
       Number((await client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
     const sample: Record<string, number> = {
       'message job (hash)': await usage(`${QUEUE_PREFIX}:${QUEUE_NAMES.message}:${firstId}`),
+      'its body (string)': await usage(messageBodyKey(firstId)),
       'its delivery job (hash)': await usage(`${QUEUE_PREFIX}:${QUEUE_NAMES.delivery}:${firstId}.d0`),
       'its dependencies (set)': await usage(`${QUEUE_PREFIX}:${QUEUE_NAMES.message}:${firstId}:dependencies`),
       'message waiting-children (zset, all)': await usage(

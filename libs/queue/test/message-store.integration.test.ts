@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { type Message, newMessageId, prepareMessage } from '@outpost/core';
 import { TestRedis } from '@outpost/testing';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   createFlowMessageWriter,
   loadQueuedMessage,
@@ -68,9 +69,22 @@ test('the body is stored as bytes beside a job that no longer carries it, and lo
 test('bodies and flows go in one MULTI: the SETs come between MULTI and EXEC, after the jobs', async () => {
   const connection = redis.client();
   const writer = createFlowMessageWriter(connection, 'fsync');
-  const monitor = await new Redis(redis.url, { lazyConnect: true }).monitor();
+  // MONITOR on a plain socket: each line is `+<time> [0 <client>] "COMMAND" "arg" ...`.
   const seen: string[][] = [];
-  monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+  const monitor = connect(redis.port, '127.0.0.1');
+  let pending = '';
+  monitor.setEncoding('latin1');
+  monitor.on('data', (chunk: string) => {
+    const lines = (pending + chunk).split('\r\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines)
+      if (line.startsWith('+') && line !== '+OK')
+        seen.push([...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!));
+  });
+  await new Promise<void>((resolve) => {
+    monitor.once('data', () => resolve());
+    monitor.write('MONITOR\r\n');
+  });
   try {
     const batch = [message(), message(), message()];
     // Written concurrently: group commit puts them in one MULTI.
@@ -93,7 +107,7 @@ test('bodies and flows go in one MULTI: the SETs come between MULTI and EXEC, af
       batch.map((entry) => messageBodyKey(entry.id)),
     );
   } finally {
-    monitor.disconnect();
+    monitor.destroy();
     await writer.close();
   }
 });

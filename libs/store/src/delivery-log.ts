@@ -204,16 +204,31 @@ export function createDeliveryLog(redis: Redis, retention: RetentionPolicy = DEF
     return { entries, cursor: encodeCursor(max, skip) };
   }
 
+  let trimming: Promise<number> | undefined;
   /**
    * Drops the oldest records once the log is over its byte budget, until it is 1% under it, with the
    * same bookkeeping as memory relief. `used` is the log's size when the caller has just read it
    * (the write's INCRBY reply), saving a GET.
    */
   async function trimBySize(used?: number): Promise<number> {
-    const bytes = used ?? Number((await redis.get(logKeys.bytes)) ?? 0);
-    if (bytes <= retention.maxBytes) return 0;
-    const excess = bytes - retention.maxBytes + trimSlack(retention.maxBytes);
-    return (await relieveLog(redis, excess, TRIM_BATCH)).records;
+    // Concurrent writes over the budget join the trim in flight: each trimming on its own would
+    // drop the excess once per write (50 jobs at once dropped most of the log).
+    // Writes that land meanwhile are seen in the byte count the drop script returns.
+    trimming ??= (async () => {
+      let bytes = used ?? Number((await redis.get(logKeys.bytes)) ?? 0);
+      let records = 0;
+      while (bytes > retention.maxBytes) {
+        const excess = bytes - retention.maxBytes + trimSlack(retention.maxBytes);
+        const relief = await relieveLog(redis, excess, TRIM_BATCH);
+        records += relief.records;
+        if (relief.records === 0 || relief.left === undefined) break;
+        bytes = relief.left;
+      }
+      return records;
+    })().finally(() => {
+      trimming = undefined;
+    });
+    return trimming;
   }
 
   /** Drops records older than the age limit, and index entries pointing at them. */

@@ -23,12 +23,15 @@ for i = 2, #ARGV do
     dropped = dropped + 1
   end
 end
-if bytes > 0 then redis.call('DECRBY', KEYS[3], bytes) end
-return {dropped, bytes}
+local left
+if bytes > 0 then left = redis.call('DECRBY', KEYS[3], bytes) else left = tonumber(redis.call('GET', KEYS[3]) or '0') end
+return {dropped, bytes, left}
 `;
 
 export interface LogRelief {
   records: number;
+  /** The log's byte count after the last batch (undefined when there was nothing to drop). */
+  left?: number;
   /** By the log's own count (the records' text). */
   bytes: number;
 }
@@ -53,12 +56,14 @@ export async function relieveLog(redis: Redis, bytes: number, batchSize = 100): 
     if (ids.length === 0) break;
     const keys = [logKeys.records, logKeys.sizes, logKeys.bytes, ...ids.map(logKeys.record)];
     const wanted = String(bytes - relief.bytes);
-    const [records, freed] = (await redis.eval(DROP_RECORDS, keys.length, ...keys, wanted, ...ids)) as [
+    const [records, freed, left] = (await redis.eval(DROP_RECORDS, keys.length, ...keys, wanted, ...ids)) as [
+      number,
       number,
       number,
     ];
     relief.records += records;
     relief.bytes += freed;
+    relief.left = left;
     batch = Math.max(batch, Math.min(batch * 2, MAX_BATCH));
   }
   return relief;

@@ -272,3 +272,32 @@ test('transcripts are capped in bytes, keeping the start and the decisive end', 
   assert.equal(capped.at(-1)?.text, lines[99]?.text);
   assert.match(capped.find((line) => line.direction === '*')?.text ?? '', /lines omitted/);
 });
+
+test('many writes over the budget at once trim it once, not once each', async () => {
+  const local = await TestRedis.start();
+  try {
+    const budget = 200_000;
+    const log = createDeliveryLog(local.client(), {
+      maxAgeMs: 86_400_000,
+      maxBytes: budget,
+      maxTranscriptBytes: 10_000,
+    });
+    const entry = (i: number) => {
+      const written = record(T0 + i, 'burst.test', [
+        verdict(`r${i}@burst.test`, 'delivered', 250, 'delivered'),
+      ]);
+      written.sessions[0]!.transcript!.push({ at: 1, direction: 'S', text: 'z'.repeat(500) });
+      return written;
+    };
+    // Fill to just under the budget, then 50 writes at once, as 50 concurrent delivery jobs do.
+    let i = 0;
+    while ((await log.usedBytes()) < budget - 5_000) await log.write(entry(i++));
+    await Promise.all(Array.from({ length: 50 }, () => log.write(entry(i++))));
+    const used = await log.usedBytes();
+    assert.ok(used <= budget, `under the budget (${used})`);
+    // Each write trimming on its own would have dropped about 50 x (excess + 1%) of the log.
+    assert.ok(used >= budget * 0.9, `most of the log is kept (${used} of ${budget})`);
+  } finally {
+    await local.stop();
+  }
+});

@@ -11,6 +11,7 @@ import {
   createFlowMessageWriter,
   createRedisConnection,
   messageBodyKey,
+  messageJobKey,
   parseRedisInfo,
   QUEUE_NAMES,
   QUEUE_PREFIX,
@@ -121,7 +122,7 @@ export async function runBacklogOnce(settings: {
     const usage = async (key: string) =>
       Number((await client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
     const sample: Record<string, number> = {
-      'message job (hash)': await usage(`${QUEUE_PREFIX}:${QUEUE_NAMES.message}:${firstId}`),
+      'message job (hash)': await usage(messageJobKey(firstId)),
       'its body (string)': await usage(messageBodyKey(firstId)),
       'its delivery job (hash)': await usage(`${QUEUE_PREFIX}:${QUEUE_NAMES.delivery}:${firstId}.d0`),
       'its dependencies (set)': await usage(`${QUEUE_PREFIX}:${QUEUE_NAMES.message}:${firstId}:dependencies`),

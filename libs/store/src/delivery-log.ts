@@ -17,9 +17,6 @@ export interface RetentionPolicy {
   maxTranscriptBytes: number;
 }
 
-/** Record ids a size trim looks at first; relieveLog takes larger batches when more has to go. */
-const TRIM_BATCH = 100;
-
 /**
  * A size trim goes this far below the budget (1% of it), so that a log at its budget is trimmed
  * once per many writes instead of a record at a time on every write.
@@ -219,7 +216,7 @@ export function createDeliveryLog(redis: Redis, retention: RetentionPolicy = DEF
       let records = 0;
       while (bytes > retention.maxBytes) {
         const excess = bytes - retention.maxBytes + trimSlack(retention.maxBytes);
-        const relief = await relieveLog(redis, excess, TRIM_BATCH);
+        const relief = await relieveLog(redis, excess);
         records += relief.records;
         if (relief.records === 0 || relief.left === undefined) break;
         bytes = relief.left;

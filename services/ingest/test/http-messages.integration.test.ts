@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { isMessageId } from '@outpost/core';
-import type { DeliveryJobData, MessageJobData } from '@outpost/queue';
+import type { DeliveryJobData } from '@outpost/queue';
 import { TestRedis } from '@outpost/testing';
 import type { Ingest } from '../src/index.ts';
 import { openQueues, totalJobs } from './helpers.ts';

@@ -25,7 +25,7 @@ import type { DeliveryMetrics } from './delivery-metrics.ts';
 import { preflight } from './job-preflight.ts';
 import { rememberDestination } from './operator-controls.ts';
 import { diagnosticOf, logAttempt, toReportedRecipient } from './record-outcomes.ts';
-import { clearSentMark, markSent, sentMarkKey } from './sent-marks.ts';
+import { clearSentMark, deliveryLockKey, JobTakenOverError, markSent, sentMarkKey } from './sent-marks.ts';
 import { emitWebhookEvents } from './webhook-events.ts';
 
 const HELD_RECHECK_MS = 60_000;
@@ -107,6 +107,15 @@ export async function processDeliveryJob(
     .filter((recipient) => suppressed.has(recipient.address))
     .map((recipient) => suppressedOutcome(recipient, suppressed.get(recipient.address)!));
 
+  // Recipients this run marked, and those another run of the same attempt marked after the
+  // preflight read the mark (two runs overlap when a job lock lapsed during a Redis outage).
+  const markedHere = new Set<string>();
+  const markedElsewhere = new Set<string>();
+  let takenOver = false;
+  const sentMark = {
+    key: markKey,
+    ...(job.id && token && { lock: { key: deliveryLockKey(job.id), token } }),
+  };
   const started = now();
   let sessions: SessionRecord[] = [];
   let mtaSts: MtaStsEntry | undefined;
@@ -142,7 +151,14 @@ export async function processDeliveryJob(
       {
         ...attemptInput(data, body),
         recipients: toAttempt,
-        beforeFinalDot: (recipients) => markSent(deps.redis, markKey, recipients),
+        beforeFinalDot: async (recipients) => {
+          const already = await markSent(deps.redis, sentMark, recipients).catch((error: unknown) => {
+            if (error instanceof JobTakenOverError) takenOver = true;
+            throw error;
+          });
+          for (const address of already) if (!markedHere.has(address)) markedElsewhere.add(address);
+          for (const address of recipients) markedHere.add(address);
+        },
       },
       attemptDeps,
     ).finally(() => deps.metrics?.sessionsInFlight.dec());
@@ -165,6 +181,12 @@ export async function processDeliveryJob(
       await job.moveToDelayed(at, token);
       throw new DelayedError();
     }
+    if (takenOver) {
+      // The run that owns the job now records, re-schedules and reports; this one only stops
+      // (BullMQ refuses its moves anyway: the lock holds the other run's token).
+      deps.logger.warn({ ...context }, 'job taken over by another run: final dot withheld, nothing recorded');
+      throw new JobTakenOverError();
+    }
     logAttempt(deps.logger, context, report);
     outcomes.push(...report.outcomes);
     sessions = report.sessions;
@@ -172,10 +194,10 @@ export async function processDeliveryJob(
   }
 
   // A rerun after a run that was lost past its final dot: what it delivers again may be a copy.
-  const sentBefore = new Set([...before.sentBefore, ...(data.resent ?? [])]);
-  if (before.sentBefore.size > 0) {
+  const sentBefore = new Set([...before.sentBefore, ...markedElsewhere, ...(data.resent ?? [])]);
+  if (before.sentBefore.size > 0 || markedElsewhere.size > 0) {
     deps.logger.warn(
-      { ...context, recipients: [...before.sentBefore] },
+      { ...context, recipients: [...before.sentBefore, ...markedElsewhere] },
       'rerun of an attempt lost after its final dot: deliveries to these recipients may be duplicates',
     );
   }

@@ -1,4 +1,4 @@
-import { QUEUE_PREFIX } from '@outpost/queue';
+import { QUEUE_NAMES, QUEUE_PREFIX } from '@outpost/queue';
 import type { Redis } from 'ioredis';
 
 /**
@@ -8,8 +8,16 @@ import type { Redis } from 'ioredis';
  * the job's current attempt just before its dot; a run that finds its attempt already marked is a
  * rerun after such a loss, and a delivery to a marked recipient is counted a possible duplicate.
  * A normal retry runs under the next attempt number, so it never sees the mark of the last one.
+ *
+ * Two runs of one attempt can also overlap: when Redis is away longer than a job lock, the lock
+ * lapses under a session still in flight and the job is handed to another run. The mark is then
+ * also where they meet: a run whose job lock now holds another run's token does not send its dot,
+ * and a run that finds a recipient marked by someone else since its preflight counts the copy.
  */
 export const sentMarkKey = (jobId: string, attempt: number) => `${QUEUE_PREFIX}:sent:${jobId}:${attempt}`;
+
+/** BullMQ's lock of a running delivery job: it holds the token of the run that owns the job. */
+export const deliveryLockKey = (jobId: string) => `${QUEUE_PREFIX}:${QUEUE_NAMES.delivery}:${jobId}:lock`;
 
 /** Marks outlive any rerun (a stalled job comes back within minutes unless every worker is down). */
 const SENT_MARK_TTL_SECONDS = 7 * 86_400;
@@ -17,24 +25,63 @@ const SENT_MARK_TTL_SECONDS = 7 * 86_400;
 /** How long a dot may wait for its mark; past it the dot is withheld and the attempt deferred. */
 export const SENT_MARK_TIMEOUT_MS = 5_000;
 
-/** Adds the recipients to the mark; rejects when Redis did not take it in time. */
+/**
+ * KEYS: mark, job lock. ARGV: ttl, this run's lock token ('' = do not check), recipients...
+ * Returns -1 when another run holds the lock (nothing marked), else which recipients were already
+ * marked (SMISMEMBER flags) before this call added them all.
+ */
+const MARK = `
+local holder = redis.call('GET', KEYS[2])
+if ARGV[2] ~= '' and holder and holder ~= ARGV[2] then return -1 end
+local recipients = {}
+for i = 3, #ARGV do recipients[#recipients + 1] = ARGV[i] end
+local before = redis.call('SMISMEMBER', KEYS[1], unpack(recipients))
+redis.call('SADD', KEYS[1], unpack(recipients))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return before
+`;
+
+/** Another run owns the job now: this one must not send its dot (the owner delivers). */
+export class JobTakenOverError extends Error {
+  constructor() {
+    super('another run of this job holds its lock now (the lock lapsed while Redis was away)');
+    this.name = 'JobTakenOverError';
+  }
+}
+
+export interface SentMark {
+  key: string;
+  /** The job's lock key and this run's token: checked in the same step as the mark. */
+  lock?: { key: string; token: string };
+}
+
+/**
+ * Adds the recipients to the mark and returns those that were already in it. Rejects when Redis
+ * did not take the mark in time, or with JobTakenOverError when another run owns the job.
+ */
 export async function markSent(
   redis: Redis,
-  key: string,
+  mark: SentMark,
   recipients: readonly string[],
   timeoutMs = SENT_MARK_TIMEOUT_MS,
-): Promise<void> {
-  if (recipients.length === 0) return;
+): Promise<string[]> {
+  if (recipients.length === 0) return [];
   let timer: NodeJS.Timeout | undefined;
-  const write = redis
-    .multi()
-    .sadd(key, ...recipients)
-    .expire(key, SENT_MARK_TTL_SECONDS)
-    .exec()
-    .then((results) => {
-      const failed = results?.find(([error]) => error)?.[0];
-      if (!results || failed) throw failed ?? new Error('the mark was not written');
-    });
+  const write = (
+    redis.eval(
+      MARK,
+      2,
+      mark.key,
+      mark.lock?.key ?? `${mark.key}:no-lock`,
+      SENT_MARK_TTL_SECONDS,
+      mark.lock?.token ?? '',
+      ...recipients,
+    ) as Promise<number | number[]>
+  ).then((result) => {
+    if (result === -1) throw new JobTakenOverError();
+    if (!Array.isArray(result)) throw new Error('the mark was not written');
+    return recipients.filter((_, index) => result[index] === 1);
+  });
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => reject(new Error(`Redis did not record the send within ${timeoutMs} ms`)),
@@ -42,7 +89,7 @@ export async function markSent(
     );
   });
   try {
-    await Promise.race([write, late]);
+    return await Promise.race([write, late]);
   } finally {
     clearTimeout(timer);
     write.catch(() => {});

@@ -6,12 +6,20 @@ import { deliveryJobId } from '@outpost/queue';
 import { createDeliveryLog } from '@outpost/store';
 import { Redis } from 'ioredis';
 import { POSSIBLE_DUPLICATES_KEY } from '../src/process-delivery-job.ts';
-import { markSent, sentMarkKey } from '../src/sent-marks.ts';
+import { deliveryLockKey, JobTakenOverError, markSent, sentMarkKey } from '../src/sent-marks.ts';
 import { DeliveryWorld } from './helpers.ts';
 
 // A run lost after its final dot leaves a mark; the rerun of that same attempt finds it and counts
 // what it delivers again as a possible duplicate (the crash scenarios themselves, with processes
 // killed, are in test/reliability/crash-worker.test.ts and redis-restart.test.ts).
+
+const waitUntil = async (condition: () => boolean, timeoutMs = 10_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
 
 const flagsOf = async (world: DeliveryWorld, messageId: string) => {
   const message = await createDeliveryLog(world.redis.client()).message(messageId);
@@ -40,7 +48,7 @@ describe('send marks', () => {
     const message = await world.enqueue({ recipients: ['bob@rerun.test', 'carol@rerun.test'] });
     // As if a worker had sent the dot for bob in this attempt and died before recording it.
     const key = sentMarkKey(deliveryJobId(message.id, 0), 0);
-    await markSent(admin, key, ['bob@rerun.test']);
+    await markSent(admin, { key }, ['bob@rerun.test']);
     await world.startDelivery();
     await world.waitForMessageDone(message.id);
     assert.deepEqual(await flagsOf(world, message.id), [
@@ -59,7 +67,7 @@ describe('send marks', () => {
     world.mx('later.test', [{ name: 'mx.later.test', priority: 10, a: ['127.0.0.3'] }]);
     // The worker is running: mark first, with the id the message will have.
     const id = newMessageId(Date.now());
-    await markSent(admin, sentMarkKey(deliveryJobId(id, 0), 0), ['dave@later.test']);
+    await markSent(admin, { key: sentMarkKey(deliveryJobId(id, 0), 0) }, ['dave@later.test']);
     const message = await world.enqueue({ id, recipients: ['dave@later.test'] });
     await world.waitForMessageDone(message.id);
     assert.deepEqual(await flagsOf(world, message.id), [
@@ -68,6 +76,56 @@ describe('send marks', () => {
     ]);
     assert.equal(await admin.get(POSSIBLE_DUPLICATES_KEY), '1', 'counted once, when the copy was made');
     assert.deepEqual(await admin.keys('{outpost}:sent:*'), []);
+  });
+
+  test('a run that finds a recipient marked by another run since its preflight flags that copy', async () => {
+    const admin = world.redis.client();
+    await admin.del(POSSIBLE_DUPLICATES_KEY);
+    const id = newMessageId(Date.now());
+    const key = sentMarkKey(deliveryJobId(id, 0), 0);
+    // Two runs of one attempt overlap (a lock lapsed during a Redis outage): the other run marks
+    // frank while this one is in its transaction, after its preflight read the mark.
+    await world.receiver('127.0.0.5', {
+      rcpt: (ctx) => {
+        if (ctx.address !== 'frank@overlap.test') return undefined;
+        void admin.sadd(key, 'frank@overlap.test');
+        return { delayMs: 300 };
+      },
+    });
+    world.mx('overlap.test', [{ name: 'mx.overlap.test', priority: 10, a: ['127.0.0.5'] }]);
+    const message = await world.enqueue({ id, recipients: ['frank@overlap.test', 'gina@overlap.test'] });
+    await world.waitForMessageDone(message.id);
+    assert.deepEqual(await flagsOf(world, message.id), [
+      ['frank@overlap.test delivered dup', 'gina@overlap.test delivered'],
+    ]);
+    assert.equal(await admin.get(POSSIBLE_DUPLICATES_KEY), '1');
+  });
+
+  test('a run whose job lock another run holds withholds its dot, records nothing; the owner delivers once', async () => {
+    const admin = world.redis.client();
+    await admin.del(POSSIBLE_DUPLICATES_KEY);
+    const id = newMessageId(Date.now());
+    const lock = deliveryLockKey(deliveryJobId(id, 0));
+    const receiver = await world.receiver('127.0.0.6', {
+      rcpt: (ctx) => {
+        if (ctx.attempt !== 1) return undefined;
+        // Another run takes the job over while this one is in its transaction.
+        void admin.set(lock, 'token-of-another-run');
+        return { delayMs: 300 };
+      },
+    });
+    world.mx('taken.test', [{ name: 'mx.taken.test', priority: 10, a: ['127.0.0.6'] }]);
+    const message = await world.enqueue({ id, recipients: ['hal@taken.test'] });
+    await waitUntil(() => receiver.events.some((event) => event.stage === 'close'));
+    assert.equal(receiver.messages.length, 0, 'the dot was withheld');
+    assert.deepEqual(await flagsOf(world, message.id), [], 'the run that lost the job recorded nothing');
+    assert.deepEqual(await admin.keys('{outpost}:sent:*'), [], 'nor marked anything');
+    // The other run "dies": its lock goes, the job is stalled and runs again.
+    await admin.del(lock);
+    await world.waitForMessageDone(message.id);
+    assert.equal(receiver.messages.length, 1);
+    assert.deepEqual(await flagsOf(world, message.id), [['hal@taken.test delivered']]);
+    assert.equal(await admin.get(POSSIBLE_DUPLICATES_KEY), null);
   });
 
   test('an ordinary run leaves no mark behind and flags nothing', async () => {
@@ -86,6 +144,35 @@ describe('send marks', () => {
     ]);
     assert.equal(await admin.get(POSSIBLE_DUPLICATES_KEY), null);
     assert.deepEqual(await admin.keys('{outpost}:sent:*'), []);
+  });
+});
+
+describe('markSent against Redis', () => {
+  let world: DeliveryWorld;
+  before(async () => {
+    world = await DeliveryWorld.start();
+  });
+  after(async () => {
+    await world.stop();
+  });
+
+  test('returns the recipients that were already marked, and marks them all', async () => {
+    const redis = world.redis.client();
+    assert.deepEqual(await markSent(redis, { key: 'm1' }, ['a@x.test', 'b@x.test']), []);
+    assert.deepEqual(await markSent(redis, { key: 'm1' }, ['b@x.test', 'c@x.test']), ['b@x.test']);
+    assert.deepEqual((await redis.smembers('m1')).sort(), ['a@x.test', 'b@x.test', 'c@x.test']);
+    assert.ok((await redis.ttl('m1')) > 86_400, 'the mark outlives any rerun');
+  });
+
+  test("marks when the lock holds this run's token or has lapsed; refuses, marking nothing, when another run holds it", async () => {
+    const redis = world.redis.client();
+    const lock = { key: 'job:lock', token: 'mine' };
+    assert.deepEqual(await markSent(redis, { key: 'm2', lock }, ['a@x.test']), [], 'no lock: lapsed');
+    await redis.set('job:lock', 'mine');
+    assert.deepEqual(await markSent(redis, { key: 'm2', lock }, ['b@x.test']), []);
+    await redis.set('job:lock', 'theirs');
+    await assert.rejects(markSent(redis, { key: 'm2', lock }, ['c@x.test']), JobTakenOverError);
+    assert.deepEqual((await redis.smembers('m2')).sort(), ['a@x.test', 'b@x.test']);
   });
 });
 
@@ -108,7 +195,7 @@ describe('markSent', () => {
     redis.on('error', () => {});
     try {
       await assert.rejects(
-        markSent(redis, 'k', ['bob@x.test'], 200),
+        markSent(redis, { key: 'k' }, ['bob@x.test'], 200),
         /did not record the send within 200 ms/,
       );
     } finally {

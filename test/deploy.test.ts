@@ -98,6 +98,35 @@ const knownVariables = new Set([
   ...[...read('libs/telemetry/src/tracing.ts').matchAll(/\b(OTEL_[A-Z_]+)\b/g)].map((match) => match[1]!),
 ]);
 
+test("the image bounds every process's V8 heap with flags Node accepts, below the pods' memory limit", () => {
+  const options = dockerfile.match(/^ENV NODE_OPTIONS="([^"]*)"$/m)?.[1];
+  assert.ok(options, 'the image sets NODE_OPTIONS');
+  const oldSpaceMb = Number(options.match(/--max-old-space-size=(\d+)/)?.[1]);
+  assert.ok(oldSpaceMb > 0, 'an old-space limit');
+  assert.match(options, /--max-semi-space-size=\d+/);
+  // Node refuses a misspelt flag in NODE_OPTIONS; the heap limit it reports follows the flag.
+  const run = spawnSync(process.execPath, ['-p', 'require("node:v8").getHeapStatistics().heap_size_limit'], {
+    env: { ...process.env, NODE_OPTIONS: options },
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 0, run.stderr);
+  const limitMb = Number(run.stdout) / 2 ** 20;
+  assert.ok(limitMb >= oldSpaceMb && limitMb < oldSpaceMb + 64, `heap limit ${limitMb} MB`);
+  // Kubernetes kills a pod over its limit; the heap must stop well before, with room for Buffers.
+  for (const file of globSync('deploy/k8s/base/*.yaml', { cwd: ROOT })) {
+    for (const limit of read(file).matchAll(/limits:\s*\n(?:\s+\w+: \S+\n)*?\s+memory: (\d+)Mi/g)) {
+      assert.ok(
+        oldSpaceMb <= Number(limit[1]) * 0.75,
+        `${file}: heap ${oldSpaceMb} MB vs limit ${limit[1]}Mi`,
+      );
+    }
+  }
+  // No service sets its own: the benchmark measures with the image's (bench/src/deployed-node-options.ts).
+  for (const [name, service] of Object.entries(compose.services)) {
+    assert.equal((service.environment as Record<string, string> | undefined)?.NODE_OPTIONS, undefined, name);
+  }
+});
+
 test('every Outpost service runs an outpost verb with variables Outpost reads, and they load', () => {
   const cliSources = globSync('services/cli/src/**/*.ts', { cwd: ROOT }).map(read).join('\n');
   const verbs = new Set([...cliSources.matchAll(/\.command\('([a-z-]+)/g)].map((match) => match[1]));

@@ -29,21 +29,39 @@ export interface SmtpSinks {
   stop(): Promise<void>;
 }
 
-async function waitForPort(host: string, port: number): Promise<void> {
+/** True when something accepts a TCP connection on host:port. */
+async function answers(host: string, port: number): Promise<boolean> {
   const { connect } = await import('node:net');
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host, port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
+  return new Promise<boolean>((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
     });
-    if (up) return;
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitForPort(host: string, port: number): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (await answers(host, port)) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`smtp-sink on ${host}:${port} did not come up`);
+}
+
+/**
+ * smtp-sink listens with SO_REUSEPORT: a second sink on the same address starts without a word
+ * and the kernel shares the connections between the two, so a sink left over from an earlier run
+ * would take about half of the messages out of the count.
+ */
+async function ensureNothingListens(host: string, port: number): Promise<void> {
+  if (await answers(host, port)) {
+    throw new Error(
+      `something already listens on ${host}:${port} (a smtp-sink left from an earlier run? ` +
+        '`pgrep -a smtp-sink`); it would share the connections and the count: stop it first',
+    );
+  }
 }
 
 export async function startSmtpSinks(
@@ -57,6 +75,7 @@ export async function startSmtpSinks(
 
   const launch = async (j: number, flags: string[]): Promise<Sink> => {
     const address = mxAddress(j);
+    await ensureNothingListens(address, SINK_PORT);
     const child = trackChild(
       spawn(binary, ['-c', '-u', 'nobody', '-m', '1024', ...flags, `${address}:${SINK_PORT}`, '1024'], {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -79,8 +98,13 @@ export async function startSmtpSinks(
     clearTimeout(timer);
   };
 
-  for (let j = 1; j <= MX_COUNT; j++) {
-    sinks[j - 1] = await launch(j, options.deferring?.includes(j) ? ['-r', 'RCPT'] : []);
+  try {
+    for (let j = 1; j <= MX_COUNT; j++) {
+      sinks[j - 1] = await launch(j, options.deferring?.includes(j) ? ['-r', 'RCPT'] : []);
+    }
+  } catch (error) {
+    await Promise.all(sinks.map(halt));
+    throw error;
   }
   return {
     port: SINK_PORT,

@@ -32,6 +32,8 @@ export interface Config {
   relayDomains: string[];
   maxMessageSize: number;
   maxRecipients: number;
+  /** Bytes of HTTP request bodies in flight at once; a request past it waits outside (503). */
+  httpBodyBudget: number;
   /** Concurrent SMTP sessions per listener and ingest process; one more is answered 421. */
   smtpMaxClients: number;
   /** Ingest processes sharing the listening sockets (node:cluster); one per core uses every core. */
@@ -101,6 +103,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     relayDomains: raw.OUTPOST_RELAY_DOMAINS,
     maxMessageSize: raw.OUTPOST_MAX_MESSAGE_SIZE,
     maxRecipients: raw.OUTPOST_MAX_RECIPIENTS,
+    httpBodyBudget: raw.OUTPOST_HTTP_BODY_BUDGET,
     smtpMaxClients: raw.OUTPOST_SMTP_MAX_CLIENTS,
     ingestProcesses: raw.OUTPOST_INGEST_PROCESSES,
     smtpIdleTimeoutMs: raw.OUTPOST_SMTP_IDLE_TIMEOUT,

@@ -109,6 +109,8 @@ export const configSchema = z
     OUTPOST_RELAY_DOMAINS: domains,
     OUTPOST_MAX_MESSAGE_SIZE: byteSize('25MB'),
     OUTPOST_MAX_RECIPIENTS: integer(100, 1, 100_000),
+    // Bytes of HTTP request bodies being read or parsed at once (they are parsed on the V8 heap).
+    OUTPOST_HTTP_BODY_BUDGET: byteSize('128MB'),
     OUTPOST_SMTP_MAX_CLIENTS: integer(1000, 1, 1_000_000),
     OUTPOST_INGEST_PROCESSES: integer(1, 1, 64),
     // RFC 5321 §4.5.3.2.7: a server waits at least 5 minutes for the next command.

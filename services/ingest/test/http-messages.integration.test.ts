@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { isMessageId } from '@outpost/core';
 import type { DeliveryJobData } from '@outpost/queue';
@@ -19,6 +20,7 @@ describe('HTTP API: POST /v1/messages', () => {
       OUTPOST_MAX_RECIPIENTS: '5',
       OUTPOST_MAX_MESSAGE_SIZE: '64k',
       OUTPOST_QUEUE_LIFETIME: '2d',
+      OUTPOST_HTTP_BODY_BUDGET: '20k',
     });
     port = ingest.addresses.http.port;
     queues = openQueues(redis);
@@ -476,6 +478,48 @@ describe('HTTP API: POST /v1/messages', () => {
     const counter = await redis.client().pttl('{outpost}:ingest:rate:http:limited');
     assert.ok(counter > 0 && counter <= 60_000, 'the shared counter lives in Redis with a TTL');
     assert.equal((await postMessage(port, { ...message, from: 'alice@example.com' })).status, 202);
+  });
+
+  test('bodies past OUTPOST_HTTP_BODY_BUDGET wait outside: 503 busy with Retry-After, nothing queued; admitted again once the first is done', async (t) => {
+    const message = (text: string) => ({ from: 'alice@example.com', to: ['bob@example.org'], text });
+    // A 15,000-byte body that arrives slowly: its declared size is reserved from its headers on.
+    const slowBody = JSON.stringify(message('')).replace('"text":""', `"text":"${'s'.repeat(15_000 - 64)}"`);
+    const padded = slowBody.replace('"text":"', `"text":"${'s'.repeat(15_000 - slowBody.length)}`);
+    assert.equal(Buffer.byteLength(padded), 15_000);
+    const socket = connect({ host: '127.0.0.1', port });
+    const answer = new Promise<string>((resolve) => {
+      let text = '';
+      socket.setEncoding('latin1').on('data', (chunk: string) => {
+        text += chunk;
+      });
+      socket.on('close', () => resolve(text));
+    });
+    socket.write(
+      `POST /v1/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Authorization: Bearer ${KEYS.shop.key}\r\nContent-Length: 15000\r\n\r\n${padded.slice(0, 100)}`,
+    );
+    // A failed assertion must not leave the half-sent request holding the server open.
+    t.after(() => socket.destroy());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const refused = await postMessage(port, message('b'.repeat(8_000)));
+    assert.equal(refused.status, 503);
+    assert.equal(refused.json.error.code, 'busy');
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.equal(
+      (await postMessage(port, message('small'))).status,
+      202,
+      'a small body still fits beside the slow one',
+    );
+
+    socket.write(padded.slice(100));
+    assert.match(await answer, /^HTTP\/1\.1 202 /);
+    assert.equal(
+      (await postMessage(port, message('b'.repeat(8_000)))).status,
+      202,
+      'admitted once the slow one is done',
+    );
+    assert.equal((await queues.message.getJobCounts())['waiting-children'], 3);
   });
 
   test('health and readiness answer; unknown paths get the error shape', async () => {

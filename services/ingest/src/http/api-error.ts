@@ -2,7 +2,12 @@ import type { IngestRefusal as RefusalReason } from '@outpost/core';
 import type { IngestRefusal } from '../ingest-refusal.ts';
 
 /** The `reason` label of the refusal metrics: ingest's refusal reasons, plus those only the HTTP API has. */
-export type HttpRefusalReason = RefusalReason | 'invalidRequest' | 'rateLimited' | 'idempotencyConflict';
+export type HttpRefusalReason =
+  | RefusalReason
+  | 'invalidRequest'
+  | 'rateLimited'
+  | 'idempotencyConflict'
+  | 'busy';
 
 /**
  * An answer other than 2xx, as `{error: {code, message, field?}}`. `code` is stable for programs,

@@ -1,11 +1,12 @@
 import type { Config } from '@outpost/config';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { IngestRefusal } from '../../ingest-refusal.ts';
 import { mayUseSender } from '../../users.ts';
 import { ApiError, refusalToApiError } from '../api-error.ts';
 import { type ApiKey, authenticateApiKey } from '../api-keys.ts';
+import { type BodyBudget, createBodyBudget } from '../body-budget.ts';
 import { composeMessage } from '../compose-message.ts';
 import type { HttpListenerDeps } from '../http-deps.ts';
 import type { IdempotencyStore } from '../idempotency.ts';
@@ -55,12 +56,14 @@ export interface MessagesRouteDeps extends HttpListenerDeps {
  */
 export function registerMessagesRoute(app: FastifyInstance, deps: MessagesRouteDeps): void {
   const { config } = deps;
+  // A JSON body is larger than the message it describes (escaping, base64): the exact limit is
+  // checked on the built message; this one only stops absurd bodies before they are parsed.
+  const bodyLimit = config.maxMessageSize * 2 + 64 * 1024;
+  const budget = createBodyBudget(config.httpBodyBudget);
   app.withTypeProvider<ZodTypeProvider>().post(
     MESSAGES_ROUTE,
     {
-      // A JSON body is larger than the message it describes (escaping, base64): the exact limit is
-      // checked on the built message; this one only stops absurd bodies before they are parsed.
-      bodyLimit: config.maxMessageSize * 2 + 64 * 1024,
+      bodyLimit,
       schema: {
         summary: 'Submit a message for delivery',
         description:
@@ -81,11 +84,13 @@ export function registerMessagesRoute(app: FastifyInstance, deps: MessagesRouteD
           413: errorResponse('Message larger than OUTPOST_MAX_MESSAGE_SIZE'),
           422: errorResponse('Idempotency-Key reused with a different request'),
           429: errorResponse('Rate limit of this API key reached; see Retry-After'),
-          503: errorResponse('Storage unavailable; nothing was stored; see Retry-After'),
+          503: errorResponse(
+            'Storage unavailable, or too many large requests being read (OUTPOST_HTTP_BODY_BUDGET); nothing was stored; see Retry-After',
+          ),
           507: errorResponse('Storage above its high-water mark; nothing was stored; see Retry-After'),
         },
       },
-      onRequest: requireKeyWithinRate(deps),
+      onRequest: [requireKeyWithinRate(deps), admitBody(budget, bodyLimit)],
     },
     async (request, reply) => {
       const key = keyOf.get(request);
@@ -142,6 +147,25 @@ function requireKeyWithinRate(deps: MessagesRouteDeps) {
         reason: 'rateLimited',
       });
     }
+  };
+}
+
+/**
+ * Reserves the body's declared size (the limit when it declares none) in the budget, until the
+ * response is done; 503 with Retry-After when it does not fit. Runs after the key and the rate.
+ */
+function admitBody(budget: BodyBudget, bodyLimit: number) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const declared = Number(request.headers['content-length']);
+    const bytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, bodyLimit) : bodyLimit;
+    const release = budget.tryReserve(bytes);
+    if (!release) {
+      throw new ApiError(503, 'busy', 'Too many large requests are being read; retry shortly', {
+        retryAfterSeconds: 1,
+        reason: 'busy',
+      });
+    }
+    reply.raw.once('close', release);
   };
 }
 

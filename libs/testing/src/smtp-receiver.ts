@@ -1,8 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import type { SMTPServerSession } from 'smtp-server';
 import { assertLoopback } from './dns-server.ts';
 import { listenOn } from './listen.ts';
+import { PromptSmtpServer } from './prompt-smtp-server.ts';
 
 /**
  * How the receiver answers one command. `reply` is a full reply line such as '550 5.1.1 no such user'
@@ -209,7 +210,7 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
     }
   };
 
-  const smtp = new SMTPServer({
+  const smtp = new PromptSmtpServer({
     name: options.name ?? 'localhost',
     logger: false,
     // The default reverse lookup would ask the system resolver about the client.

@@ -21,11 +21,39 @@ export interface PoolLimits {
 export const DEFAULT_POOL_LIMITS: PoolLimits = { idleMs: 5_000, maxTransactions: 100, maxAgeMs: 300_000 };
 
 /**
+ * Each connection retires at its own share (80-100%) of the limits. With one shared limit the
+ * connections opened together under a steady load all reach it together, and every destination
+ * reconnects at the same moment: a burst of handshakes that delays the messages waiting on them.
+ */
+const RETIREMENT_SPREAD = 0.2;
+
+/** What the pool needs of a connection (SmtpChannel has it). */
+export type PoolableChannel = Pick<SmtpChannel, 'open' | 'transactions' | 'createdAt' | 'close'>;
+
+/**
  * Idle connections per destination, reused by the next job to it. An idle connection keeps its
  * destination slot (the receiver counts it as a connection too) until it is reused or closed.
  */
-export function createConnectionPool(limits: PoolLimits = DEFAULT_POOL_LIMITS) {
+export function createConnectionPool(
+  limits: PoolLimits = DEFAULT_POOL_LIMITS,
+  options: { random?: () => number; now?: () => number } = {},
+) {
+  const random = options.random ?? Math.random;
+  const now = options.now ?? Date.now;
   const idle = new Map<string, Array<{ entry: PooledConnection; timer: NodeJS.Timeout }>>();
+  const ownLimits = new WeakMap<PoolableChannel, { transactions: number; ageMs: number }>();
+  const limitsOf = (channel: PoolableChannel) => {
+    let own = ownLimits.get(channel);
+    if (!own) {
+      const share = 1 - RETIREMENT_SPREAD * random();
+      own = {
+        transactions: Math.max(1, Math.round(limits.maxTransactions * share)),
+        ageMs: limits.maxAgeMs * share,
+      };
+      ownLimits.set(channel, own);
+    }
+    return own;
+  };
 
   const discard = (entry: PooledConnection): Promise<void> => {
     entry.channel.close();
@@ -33,8 +61,8 @@ export function createConnectionPool(limits: PoolLimits = DEFAULT_POOL_LIMITS) {
   };
   const fresh = (entry: PooledConnection) =>
     entry.channel.open &&
-    entry.channel.transactions < limits.maxTransactions &&
-    Date.now() - entry.channel.createdAt < limits.maxAgeMs;
+    entry.channel.transactions < limitsOf(entry.channel).transactions &&
+    now() - entry.channel.createdAt < limitsOf(entry.channel).ageMs;
 
   return {
     take(destination: string): PooledConnection | undefined {

@@ -419,7 +419,8 @@ export async function compareBenchmark(argv: string[], quickOnly = false): Promi
               receivers: tools ? 'smtp-sink' : 'node',
               codeRoot,
               scratch,
-              stallTimeoutMs: 60_000,
+              // defer10 retries after up to 60 s (+20% jitter): a quiet minute there is not a stall.
+              stallTimeoutMs: row.mode === 'defer10' ? 120_000 : 60_000,
               ...(quick && { quietWaitMs: 0 }),
               ...(profileDir && row.system === 'outpost' && { cpuProfileDir: profileDir }),
               notice,

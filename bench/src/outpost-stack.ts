@@ -26,6 +26,8 @@ export interface StackOptions {
   ingest: boolean;
   cpuProfileDir?: string;
   profileLabel?: string;
+  /** Settings of the workers that differ from the benchmark's usual ones (workerEnv). */
+  workerEnv?: Record<string, string>;
 }
 
 export interface OutpostStack {
@@ -86,6 +88,7 @@ export async function startOutpost(options: StackOptions): Promise<OutpostStack>
         port: options.deliveryPort,
         healthPort,
       });
+      Object.assign(env, options.workerEnv);
       const worker = spawnNode(join(options.codeRoot, CLI_SCRIPT), ['delivery'], {
         env,
         nodeArgs: [

@@ -25,7 +25,14 @@ import type { DeliveryMetrics } from './delivery-metrics.ts';
 import { preflight } from './job-preflight.ts';
 import { rememberDestination } from './operator-controls.ts';
 import { diagnosticOf, logAttempt, toReportedRecipient } from './record-outcomes.ts';
-import { clearSentMark, deliveryLockKey, JobTakenOverError, markSent, sentMarkKey } from './sent-marks.ts';
+import {
+  clearSentMark,
+  deliveryLockKey,
+  JobTakenOverError,
+  markSent,
+  sentMarkKey,
+  updateDeliveryDataIfOwner,
+} from './sent-marks.ts';
 import { emitWebhookEvents } from './webhook-events.ts';
 
 const HELD_RECHECK_MS = 60_000;
@@ -287,7 +294,7 @@ export async function processDeliveryJob(
         .map((outcome) => outcome.recipient.address)
         .filter((address) => sentBefore.has(address));
       const { resent: _previous, ...rest } = data;
-      await job.updateData({
+      const next: DeliveryJobData = {
         ...rest,
         ...(stillSuspect.length > 0 && { resent: stillSuspect }),
         recipients: deferred.map((outcome) => outcome.recipient),
@@ -298,7 +305,12 @@ export async function processDeliveryJob(
           category: last.classification.category,
           ...(diagnostic !== undefined && { diagnostic }),
         },
-      });
+      };
+      // Only while this run still owns the job (sent-marks.ts); BullMQ's move checks that too.
+      if (job.id && token) {
+        await updateDeliveryDataIfOwner(deps.redis, { id: job.id, token }, next);
+        job.data = next;
+      } else await job.updateData(next);
       deps.logger.info(
         { ...context, deferred: deferred.length, retryAt: new Date(decision.at).toISOString() },
         'deferred',

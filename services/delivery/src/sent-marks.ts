@@ -96,6 +96,38 @@ export async function markSent(
   }
 }
 
+/** BullMQ's hash of a delivery job; its `data` field holds the payload. */
+const deliveryJobHashKey = (jobId: string) => `${QUEUE_PREFIX}:${QUEUE_NAMES.delivery}:${jobId}`;
+
+/** KEYS: job hash, job lock. ARGV: this run's token, payload JSON. 1 = written, 0 = not the owner. */
+const UPDATE_IF_OWNER = `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'data', ARGV[2])
+return 1
+`;
+
+/**
+ * Job.updateData without the lock check BullMQ's own moves make: a run that lost its job to
+ * another run (a lock lapsed during a Redis outage) must not rewrite the payload the owner is
+ * working from. Rejects with JobTakenOverError, writing nothing, unless this run holds the lock.
+ */
+export async function updateDeliveryDataIfOwner(
+  redis: Redis,
+  job: { id: string; token: string },
+  data: unknown,
+): Promise<void> {
+  const written = await redis.eval(
+    UPDATE_IF_OWNER,
+    2,
+    deliveryJobHashKey(job.id),
+    deliveryLockKey(job.id),
+    job.token,
+    JSON.stringify(data),
+  );
+  if (written !== 1) throw new JobTakenOverError();
+}
+
 /** Drops a mark once its attempt's outcome is safely recorded (best effort: the TTL is the net). */
 export function clearSentMark(redis: Redis, key: string): void {
   redis.del(key).catch(() => {});

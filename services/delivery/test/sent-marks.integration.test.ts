@@ -6,7 +6,13 @@ import { deliveryJobId } from '@outpost/queue';
 import { createDeliveryLog } from '@outpost/store';
 import { Redis } from 'ioredis';
 import { POSSIBLE_DUPLICATES_KEY } from '../src/process-delivery-job.ts';
-import { deliveryLockKey, JobTakenOverError, markSent, sentMarkKey } from '../src/sent-marks.ts';
+import {
+  deliveryLockKey,
+  JobTakenOverError,
+  markSent,
+  sentMarkKey,
+  updateDeliveryDataIfOwner,
+} from '../src/sent-marks.ts';
 import { DeliveryWorld } from './helpers.ts';
 
 // A run lost after its final dot leaves a mark; the rerun of that same attempt finds it and counts
@@ -173,6 +179,42 @@ describe('markSent against Redis', () => {
     await redis.set('job:lock', 'theirs');
     await assert.rejects(markSent(redis, { key: 'm2', lock }, ['c@x.test']), JobTakenOverError);
     assert.deepEqual((await redis.smembers('m2')).sort(), ['a@x.test', 'b@x.test']);
+  });
+});
+
+describe('updateDeliveryDataIfOwner', () => {
+  let world: DeliveryWorld;
+  before(async () => {
+    world = await DeliveryWorld.start();
+  });
+  after(async () => {
+    await world.stop();
+  });
+
+  test("rewrites the job payload only while the lock holds this run's token", async () => {
+    const redis = world.redis.client();
+    const hash = '{outpost}:delivery:m1.d0';
+    const lock = deliveryLockKey('m1.d0');
+    await redis.hset(hash, 'data', '{"attempts":0}', 'name', 'deliver');
+    const job = { id: 'm1.d0', token: 'mine' };
+    await assert.rejects(
+      updateDeliveryDataIfOwner(redis, job, { attempts: 1 }),
+      JobTakenOverError,
+      'no lock',
+    );
+    await redis.set(lock, 'theirs');
+    await assert.rejects(updateDeliveryDataIfOwner(redis, job, { attempts: 1 }), JobTakenOverError);
+    assert.equal(await redis.hget(hash, 'data'), '{"attempts":0}', "the owner's payload is untouched");
+    await redis.set(lock, 'mine');
+    await updateDeliveryDataIfOwner(redis, job, { attempts: 1 });
+    assert.deepEqual(await redis.hgetall(hash), { data: '{"attempts":1}', name: 'deliver' });
+    await redis.del(hash);
+    await assert.rejects(
+      updateDeliveryDataIfOwner(redis, job, { attempts: 2 }),
+      JobTakenOverError,
+      'a job that is gone is not recreated',
+    );
+    assert.equal(await redis.exists(hash), 0);
   });
 });
 

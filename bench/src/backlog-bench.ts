@@ -10,6 +10,8 @@ import { newMessageId, prepareMessage } from '@outpost/core';
 import {
   createFlowMessageWriter,
   createRedisConnection,
+  deliveryJobId,
+  deliveryJobKey,
   messageBodyKey,
   messageJobKey,
   parseRedisInfo,
@@ -124,7 +126,7 @@ export async function runBacklogOnce(settings: {
     const sample: Record<string, number> = {
       'message job (hash)': await usage(messageJobKey(firstId)),
       'its body (string)': await usage(messageBodyKey(firstId)),
-      'its delivery job (hash)': await usage(`${QUEUE_PREFIX}:${QUEUE_NAMES.delivery}:${firstId}.d0`),
+      'its delivery job (hash)': await usage(deliveryJobKey(deliveryJobId(firstId, 0))),
       'its dependencies (set)': await usage(`${QUEUE_PREFIX}:${QUEUE_NAMES.message}:${firstId}:dependencies`),
       'message waiting-children (zset, all)': await usage(
         `${QUEUE_PREFIX}:${QUEUE_NAMES.message}:waiting-children`,

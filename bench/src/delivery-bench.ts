@@ -15,6 +15,7 @@ import { newMessageId, prepareMessage } from '@outpost/core';
 import {
   createFlowMessageWriter,
   createRedisConnection,
+  deliveryJobKey,
   type MessageWriter,
   parseRedisInfo,
   QUEUE_NAMES,
@@ -255,8 +256,7 @@ async function jobRuns(client: RedisClient): Promise<DeliveryRunResult['jobRuns'
   let noSlot = 0;
   for (let i = 0; i < ids.length; i += 1_000) {
     const pipeline = client.pipeline();
-    for (const id of ids.slice(i, i + 1_000))
-      pipeline.hmget(`${QUEUE_PREFIX}:${QUEUE_NAMES.delivery}:${id}`, 'ats', 'data');
+    for (const id of ids.slice(i, i + 1_000)) pipeline.hmget(deliveryJobKey(id), 'ats', 'data');
     for (const [, value] of (await pipeline.exec()) ?? []) {
       const [ats, data] = value as [string | null, string | null];
       const started = Number(ats ?? 0);

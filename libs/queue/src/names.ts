@@ -28,6 +28,9 @@ export const messageBodyKey = (messageId: string): string => `${QUEUE_PREFIX}:bo
 export const messageJobKey = (messageId: string): string =>
   `${QUEUE_PREFIX}:${QUEUE_NAMES.message}:${messageId}`;
 
+/** A delivery job's hash, in the same layout; BullMQ keeps a running job's lock at `<this>:lock`. */
+export const deliveryJobKey = (jobId: string): string => `${QUEUE_PREFIX}:${QUEUE_NAMES.delivery}:${jobId}`;
+
 /** Job ids: the message job is the message id; delivery jobs add their domain's position. */
 export const deliveryJobId = (messageId: string, index: number): string => `${messageId}.d${index}`;
 

@@ -1,4 +1,4 @@
-import { QUEUE_NAMES, QUEUE_PREFIX } from '@outpost/queue';
+import { deliveryJobKey, QUEUE_PREFIX } from '@outpost/queue';
 import type { Redis } from 'ioredis';
 
 /**
@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 export const sentMarkKey = (jobId: string, attempt: number) => `${QUEUE_PREFIX}:sent:${jobId}:${attempt}`;
 
 /** BullMQ's lock of a running delivery job: it holds the token of the run that owns the job. */
-export const deliveryLockKey = (jobId: string) => `${QUEUE_PREFIX}:${QUEUE_NAMES.delivery}:${jobId}:lock`;
+export const deliveryLockKey = (jobId: string) => `${deliveryJobKey(jobId)}:lock`;
 
 /** Marks outlive any rerun (a stalled job comes back within minutes unless every worker is down). */
 const SENT_MARK_TTL_SECONDS = 7 * 86_400;
@@ -96,10 +96,7 @@ export async function markSent(
   }
 }
 
-/** BullMQ's hash of a delivery job; its `data` field holds the payload. */
-const deliveryJobHashKey = (jobId: string) => `${QUEUE_PREFIX}:${QUEUE_NAMES.delivery}:${jobId}`;
-
-/** KEYS: job hash, job lock. ARGV: this run's token, payload JSON. 1 = written, 0 = not the owner. */
+/** KEYS: job hash (its `data` field is the payload), job lock. ARGV: this run's token, payload JSON. 1 = written, 0 = not the owner. */
 const UPDATE_IF_OWNER = `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -120,7 +117,7 @@ export async function updateDeliveryDataIfOwner(
   const written = await redis.eval(
     UPDATE_IF_OWNER,
     2,
-    deliveryJobHashKey(job.id),
+    deliveryJobKey(job.id),
     deliveryLockKey(job.id),
     job.token,
     JSON.stringify(data),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { QUEUE_NAMES, QUEUE_PREFIX, readRedisMemory } from '@outpost/queue';
+import { deliveryJobKey, QUEUE_NAMES, QUEUE_PREFIX, readRedisMemory } from '@outpost/queue';
 import { type AttemptRecord, createDeliveryLog, logKeys, relieveLog } from '@outpost/store';
 import { createLogger } from '@outpost/telemetry';
 import { TestRedis } from '@outpost/testing';
@@ -245,7 +245,7 @@ describe('memory relief: Redis at its limit under noeviction', () => {
       const removed = before.slice(0, before.length - left.length);
       assert.ok(removed.length > 0, 'some were removed');
       assert.deepEqual(left, before.slice(removed.length), 'the oldest');
-      const jobKey = (id: string) => `${QUEUE_PREFIX}:${QUEUE_NAMES.delivery}:${id}`;
+      const jobKey = deliveryJobKey;
       const leftovers = await admin.exists(
         ...removed.flatMap((id) => [jobKey(id), `${jobKey(id)}:logs`, `${jobKey(id)}:lock`]),
       );

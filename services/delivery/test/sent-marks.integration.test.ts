@@ -153,7 +153,7 @@ describe('send marks', () => {
   });
 });
 
-describe('markSent against Redis', () => {
+describe('the mark and payload scripts against Redis', () => {
   let world: DeliveryWorld;
   before(async () => {
     world = await DeliveryWorld.start();
@@ -179,16 +179,6 @@ describe('markSent against Redis', () => {
     await redis.set('job:lock', 'theirs');
     await assert.rejects(markSent(redis, { key: 'm2', lock }, ['c@x.test']), JobTakenOverError);
     assert.deepEqual((await redis.smembers('m2')).sort(), ['a@x.test', 'b@x.test']);
-  });
-});
-
-describe('updateDeliveryDataIfOwner', () => {
-  let world: DeliveryWorld;
-  before(async () => {
-    world = await DeliveryWorld.start();
-  });
-  after(async () => {
-    await world.stop();
   });
 
   test("rewrites the job payload only while the lock holds this run's token", async () => {

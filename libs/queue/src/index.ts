@@ -12,6 +12,7 @@ export * from './queue-metrics.ts';
 export * from './redis-info.ts';
 export * from './redis-memory.ts';
 export * from './redis-policy.ts';
+export * from './redis-script.ts';
 export * from './report-recipients.ts';
 export * from './storage-error.ts';
 export * from './suppression.ts';

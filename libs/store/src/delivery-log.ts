@@ -1,14 +1,9 @@
 import type { RecipientStatus } from '@outpost/core';
 import type { ChainableCommander, Redis } from 'ioredis';
-import { entryMember, logKeys, parseEntryMember } from './keys.ts';
-import type {
-  AttemptRecord,
-  DeliveryEntry,
-  OperatorAction,
-  RecipientState,
-  RecipientVerdict,
-} from './records.ts';
+import { logKeys, parseEntryMember } from './keys.ts';
+import type { AttemptRecord, DeliveryEntry, OperatorAction, RecipientState } from './records.ts';
 import { relieveLog } from './relieve-log.ts';
+import { attemptWriteOf, writeAttempt } from './write-attempt-script.ts';
 
 export interface RetentionPolicy {
   maxAgeMs: number;
@@ -56,32 +51,12 @@ export interface DeliveryPage {
 export function createDeliveryLog(redis: Redis, retention: RetentionPolicy = DEFAULT_RETENTION) {
   /**
    * Writes one attempt's record and its indexes, and, when given, the recipients' states after it
-   * (`states`, as setRecipientStates), in one MULTI. The INCRBY's reply is the log's size with this
-   * record: only a write that takes it over the byte budget trims.
+   * (`states`, as setRecipientStates), in one script (write-attempt-script.ts). Its reply is the
+   * log's size with this record: only a write that takes it over the byte budget trims.
    */
   async function write(record: AttemptRecord, states: readonly RecipientState[] = []): Promise<void> {
-    const text = JSON.stringify(record);
-    const ttl = retention.maxAgeMs;
-    // First, so that its reply is the first: the log's size with this record.
-    const multi = redis.multi().incrby(logKeys.bytes, text.length);
-    multi.set(logKeys.record(record.id), text, 'PX', ttl);
-    multi.zadd(logKeys.records, record.time, record.id);
-    multi.hset(logKeys.sizes, record.id, text.length);
-    multi.zadd(logKeys.messageAttempts(record.messageId), record.time, record.id);
-    multi.pexpire(logKeys.messageAttempts(record.messageId), ttl);
-    const indexes = new Set<string>();
-    record.recipients.forEach((recipient, index) => {
-      const member = entryMember(record.id, index);
-      for (const key of indexKeysOf(record, recipient)) {
-        multi.zadd(key, record.time, member);
-        indexes.add(key);
-      }
-    });
-    if (indexes.size > 0) multi.sadd(logKeys.indexes, ...indexes);
-    addRecipientStates(multi, record.messageId, states);
-    const results = await multi.exec();
-    const [error, bytes] = results?.[0] ?? [];
-    if (!error && Number(bytes) > retention.maxBytes) await trimBySize(Number(bytes));
+    const bytes = await writeAttempt(redis, attemptWriteOf(record, states, retention.maxAgeMs));
+    if (bytes > retention.maxBytes) await trimBySize(bytes);
   }
 
   async function setRecipientStates(messageId: string, states: readonly RecipientState[]): Promise<void> {
@@ -271,19 +246,6 @@ export function createDeliveryLog(redis: Redis, retention: RetentionPolicy = DEF
 export type DeliveryLog = ReturnType<typeof createDeliveryLog>;
 
 /** The secondary indexes one recipient's entry goes into: one per field the operator API queries by. */
-function indexKeysOf(record: AttemptRecord, recipient: RecipientVerdict): string[] {
-  return [
-    logKeys.index('all'),
-    logKeys.index('status', recipient.status),
-    logKeys.index('domain', record.domain),
-    logKeys.index('rcpt', recipient.address),
-    logKeys.index('cat', recipient.category),
-    ...(recipient.replyCode !== undefined ? [logKeys.index('code', String(recipient.replyCode))] : []),
-    ...(recipient.status === 'bounced' || recipient.status === 'expired'
-      ? [logKeys.index('status', 'failed')]
-      : []),
-  ];
-}
 
 function matches(entry: DeliveryEntry, query: DeliveryQuery): boolean {
   if (query.status === 'failed' && entry.status !== 'bounced' && entry.status !== 'expired') return false;

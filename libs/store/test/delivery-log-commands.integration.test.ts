@@ -6,8 +6,8 @@ import type { Redis } from 'ioredis';
 import { type AttemptRecord, createDeliveryLog, logKeys, type RecipientState } from '../src/index.ts';
 
 /**
- * What one attempt's write costs Redis: one MULTI for the record, its indexes and the recipients'
- * states, and no read of the byte count unless the write takes the log over its budget.
+ * What one attempt's write costs Redis: one script call (by SHA1) for the record, its indexes and
+ * the recipients' states, and no read of the byte count unless the write takes the log over its budget.
  */
 
 let redis: TestRedis;
@@ -57,16 +57,26 @@ const statesOf = (record: AttemptRecord): RecipientState[] =>
     attempts: record.attempt,
   }));
 
-test('a write under the budget is one MULTI with one SADD, the states included, and no GET', async () => {
+test('a write under the budget is one EVALSHA with one SADD, the states included, and no GET', async () => {
   const log = createDeliveryLog(redis.client());
   const time = Date.now();
   const messageId = newMessageId(time);
+  // The first write of a process (or after a Redis restart) also sends the script's text once.
+  const first = attempt(time, newMessageId(time), ['first@calls.test']);
+  await log.write(first, statesOf(first));
   const record = attempt(time, messageId, ['a@calls.test', 'b@calls.test']);
   await admin.config('RESETSTAT');
   await log.write(record, statesOf(record));
   const calls = await commandCalls();
-  assert.equal(calls.get('multi'), 1);
-  assert.equal(calls.get('exec'), 1);
+  assert.equal(calls.get('evalsha'), 1, 'one command on the wire');
+  assert.equal(calls.get('eval'), undefined, 'the script is not sent again');
+  assert.equal(calls.get('multi'), undefined);
+  assert.equal(
+    calls.get('zadd'),
+    2 * 7 + 2,
+    'per recipient all, status, domain, rcpt, cat, code, failed; time and message',
+  );
+  assert.equal(calls.get('hset'), 1 + 2, 'the record size, then each recipient state');
   assert.equal(calls.get('sadd'), 1, 'one SADD names every index of both recipients');
   assert.equal(calls.get('get'), undefined, 'the budget is checked from the INCRBY reply');
 

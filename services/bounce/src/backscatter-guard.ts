@@ -1,14 +1,15 @@
+import { redisScript } from '@outpost/queue';
 import type { Redis } from 'ioredis';
 import { dsnKeys } from './bounce-keys.ts';
 
 const HOUR_MS = 3_600_000;
 
 /** INCR, and start the hour with the first DSN: the counter lives one hour from then. */
-const COUNT = `
+const COUNT = redisScript(`
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count
-`;
+`);
 
 /**
  * Backscatter guard: mail with a forged sender makes us bounce to an innocent address; at most
@@ -17,6 +18,6 @@ return count
  */
 export async function mayNotifySender(redis: Redis, sender: string, limit: number): Promise<boolean> {
   if (limit <= 0) return true;
-  const count = Number(await redis.eval(COUNT, 1, dsnKeys.senderRate(sender), String(HOUR_MS)));
+  const count = Number(await COUNT.run(redis, [dsnKeys.senderRate(sender)], [String(HOUR_MS)]));
   return count <= limit;
 }

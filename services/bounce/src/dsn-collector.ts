@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DsnAction } from '@outpost/core';
-import type { BounceJobData, ReportedRecipient } from '@outpost/queue';
+import { type BounceJobData, type ReportedRecipient, redisScript } from '@outpost/queue';
 import type { Redis } from 'ioredis';
 import { dsnKeys } from './bounce-keys.ts';
 
@@ -25,7 +25,7 @@ export type CollectResult =
  * delivery job that ran again after a crash, is not collected again (KEYS[6] remembers them).
  * ARGV[7..] are pairs: lower-cased address, recipient JSON.
  */
-const COLLECT = `
+const COLLECT = redisScript(`
 local seen = redis.call('GET', KEYS[4])
 if seen then return {'duplicate', seen} end
 local fresh = {}
@@ -59,14 +59,14 @@ redis.call('SET', KEYS[3], ARGV[3], 'NX')
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
 redis.call('SET', KEYS[4], window, 'PX', ARGV[2])
 return {'collected', window}
-`;
+`);
 
 /**
  * Closes `window` if it is still the open one, moving its recipients and context aside under the
  * window's own keys (later reports open a new window), and returns what was moved. Run again by a
  * retry, it returns the same content: nothing is deleted until finish().
  */
-const TAKE = `
+const TAKE = redisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   if redis.call('EXISTS', KEYS[2]) == 1 then
@@ -79,7 +79,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   end
 end
 return {redis.call('GET', KEYS[5]) or '', redis.call('LRANGE', KEYS[4], 0, -1)}
-`;
+`);
 
 export interface Collector {
   collect(options: {
@@ -124,10 +124,7 @@ export function createCollector(redis: Redis, stateTtlMs: number): Collector {
         event === 'delayed' ? '0' : '1',
         ...recipients.flatMap((recipient) => [recipient.address.toLowerCase(), JSON.stringify(recipient)]),
       ];
-      const [outcome, window] = (await redis.eval(COLLECT, keys.length, ...keys, ...args)) as [
-        string,
-        string,
-      ];
+      const [outcome, window] = (await COLLECT.run(redis, keys, args)) as [string, string];
       if (outcome === 'already-warned' || outcome === 'already-reported') return { outcome };
       // A report dropped (already warned, already reported) is remembered with an empty window:
       // processed again, it still has nothing to send.
@@ -143,10 +140,7 @@ export function createCollector(redis: Redis, stateTtlMs: number): Collector {
         dsnKeys.takenRecipients(messageId, event, window),
         dsnKeys.takenContext(messageId, event, window),
       ];
-      const [context, recipients] = (await redis.eval(TAKE, keys.length, ...keys, window, ttl)) as [
-        string,
-        string[],
-      ];
+      const [context, recipients] = (await TAKE.run(redis, keys, [window, ttl])) as [string, string[]];
       if (context === '' || recipients.length === 0) return undefined;
       return {
         context: JSON.parse(context) as DsnContext,

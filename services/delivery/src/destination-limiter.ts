@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { QUEUE_PREFIX } from '@outpost/queue';
+import { QUEUE_PREFIX, redisScript } from '@outpost/queue';
 import type { Redis } from 'ioredis';
 
 /**
@@ -40,7 +40,7 @@ export interface DestinationState {
 
 // KEYS: leases zset, state hash, destinations index. ARGV: now, lease id, lease ms, initial
 // window, destination. Returns {1} granted, or {0, retryAt, reason}.
-const ACQUIRE = `
+const ACQUIRE = redisScript(`
 redis.call('ZADD', KEYS[3], ARGV[1], ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local paused = tonumber(redis.call('HGET', KEYS[2], 'pausedUntil') or '0')
@@ -54,11 +54,11 @@ end
 -- Busy: a slot is likely free after about one typical session.
 local typical = tonumber(redis.call('HGET', KEYS[2], 'sessionMs') or '1000')
 return {0, tonumber(ARGV[1]) + typical, 'busy'}
-`;
+`);
 
 // KEYS: state hash. ARGV: outcome ('ok' | 'trouble'), initial, max, error text, state ttl ms, now,
 // session duration ms (kept as a moving average: how long a slot is typically held).
-const ADAPT = `
+const ADAPT = redisScript(`
 local window = tonumber(redis.call('HGET', KEYS[1], 'window') or ARGV[2])
 local typical = tonumber(redis.call('HGET', KEYS[1], 'sessionMs') or ARGV[7])
 redis.call('HSET', KEYS[1], 'sessionMs', math.floor(typical * 0.8 + tonumber(ARGV[7]) * 0.2))
@@ -71,7 +71,7 @@ end
 redis.call('HSET', KEYS[1], 'window', window)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
 return window
-`;
+`);
 
 const STATE_TTL_MS = 7 * 86_400_000;
 
@@ -79,10 +79,19 @@ export function destinationKeyOf(hosts: readonly { host: string; port: number }[
   return [...new Set(hosts.map((entry) => `${entry.host}:${entry.port}`))].sort().join(',');
 }
 
+/**
+ * A success at the window's maximum changes nothing but the session-time average; after this
+ * process saw the maximum, further successes to that destination skip Redis for this long (the
+ * average is then sampled about once a second, which keeps it current enough for its one use).
+ */
+const AT_MAX_RESAMPLE_MS = 1_000;
+
 export function createDestinationLimiter(
   redis: Redis,
   limits: DestinationLimits = DEFAULT_DESTINATION_LIMITS,
+  clock: () => number = Date.now,
 ) {
+  const atMaxUntil = new Map<string, number>();
   const keys = (destination: string) => ({
     leases: `${QUEUE_PREFIX}:dest:${destination}:leases`,
     state: `${QUEUE_PREFIX}:dest:${destination}:state`,
@@ -94,17 +103,10 @@ export function createDestinationLimiter(
       const { leases, state } = keys(destination);
       const id = randomUUID();
       // One round trip: the slot and the destination's entry in the operators' index.
-      const answer = (await redis.eval(
-        ACQUIRE,
-        3,
-        leases,
-        state,
-        index,
-        now,
-        id,
-        limits.leaseMs,
-        limits.initialWindow,
-        destination,
+      const answer = (await ACQUIRE.run(
+        redis,
+        [leases, state, index],
+        [now, id, limits.leaseMs, limits.initialWindow, destination],
       )) as [1] | [0, number, 'busy' | 'paused'];
       if (answer[0] === 0) return { granted: false, retryAt: answer[1], reason: answer[2] };
       // Renew while the session runs, so a long session keeps its slot but a dead worker's expires.
@@ -131,21 +133,30 @@ export function createDestinationLimiter(
       error = '',
       sessionMs = 1_000,
     ): Promise<number> {
+      const now = clock();
+      if (outcome === 'ok' && (atMaxUntil.get(destination) ?? 0) > now) return limits.maxWindow;
       const { state } = keys(destination);
-      return Number(
-        await redis.eval(
-          ADAPT,
-          1,
-          state,
-          outcome,
-          limits.initialWindow,
-          limits.maxWindow,
-          error.slice(0, 300),
-          STATE_TTL_MS,
-          Date.now(),
-          Math.max(1, Math.round(sessionMs)),
+      const window = Number(
+        await ADAPT.run(
+          redis,
+          [state],
+          [
+            outcome,
+            limits.initialWindow,
+            limits.maxWindow,
+            error.slice(0, 300),
+            STATE_TTL_MS,
+            now,
+            Math.max(1, Math.round(sessionMs)),
+          ],
         ),
       );
+      if (outcome === 'ok' && window >= limits.maxWindow) {
+        // Bounded: a worker that met very many destinations starts over.
+        if (atMaxUntil.size >= 10_000) atMaxUntil.clear();
+        atMaxUntil.set(destination, now + AT_MAX_RESAMPLE_MS);
+      } else atMaxUntil.delete(destination);
+      return window;
     },
 
     async pause(destination: string, until: number, reason: string): Promise<void> {

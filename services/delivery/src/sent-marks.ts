@@ -1,4 +1,4 @@
-import { deliveryJobKey, QUEUE_PREFIX } from '@outpost/queue';
+import { deliveryJobKey, QUEUE_PREFIX, redisScript } from '@outpost/queue';
 import type { Redis } from 'ioredis';
 
 /**
@@ -30,7 +30,7 @@ export const SENT_MARK_TIMEOUT_MS = 5_000;
  * Returns -1 when another run holds the lock (nothing marked), else which recipients were already
  * marked (SMISMEMBER flags) before this call added them all.
  */
-const MARK = `
+const MARK = redisScript(`
 local holder = redis.call('GET', KEYS[2])
 if ARGV[2] ~= '' and holder and holder ~= ARGV[2] then return -1 end
 local recipients = {}
@@ -39,7 +39,7 @@ local before = redis.call('SMISMEMBER', KEYS[1], unpack(recipients))
 redis.call('SADD', KEYS[1], unpack(recipients))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
 return before
-`;
+`);
 
 /** Another run owns the job now: this one must not send its dot (the owner delivers). */
 export class JobTakenOverError extends Error {
@@ -68,14 +68,10 @@ export async function markSent(
   if (recipients.length === 0) return [];
   let timer: NodeJS.Timeout | undefined;
   const write = (
-    redis.eval(
-      MARK,
-      2,
-      mark.key,
-      mark.lock?.key ?? `${mark.key}:no-lock`,
-      SENT_MARK_TTL_SECONDS,
-      mark.lock?.token ?? '',
-      ...recipients,
+    MARK.run(
+      redis,
+      [mark.key, mark.lock?.key ?? `${mark.key}:no-lock`],
+      [SENT_MARK_TTL_SECONDS, mark.lock?.token ?? '', ...recipients],
     ) as Promise<number | number[]>
   ).then((result) => {
     if (result === -1) throw new JobTakenOverError();
@@ -97,12 +93,12 @@ export async function markSent(
 }
 
 /** KEYS: job hash (its `data` field is the payload), job lock. ARGV: this run's token, payload JSON. 1 = written, 0 = not the owner. */
-const UPDATE_IF_OWNER = `
+const UPDATE_IF_OWNER = redisScript(`
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[2])
 return 1
-`;
+`);
 
 /**
  * Job.updateData without the lock check BullMQ's own moves make: a run that lost its job to
@@ -114,13 +110,10 @@ export async function updateDeliveryDataIfOwner(
   job: { id: string; token: string },
   data: unknown,
 ): Promise<void> {
-  const written = await redis.eval(
-    UPDATE_IF_OWNER,
-    2,
-    deliveryJobKey(job.id),
-    deliveryLockKey(job.id),
-    job.token,
-    JSON.stringify(data),
+  const written = await UPDATE_IF_OWNER.run(
+    redis,
+    [deliveryJobKey(job.id), deliveryLockKey(job.id)],
+    [job.token, JSON.stringify(data)],
   );
   if (written !== 1) throw new JobTakenOverError();
 }

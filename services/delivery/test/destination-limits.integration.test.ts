@@ -77,6 +77,29 @@ test('refused connections halve the window and pause the destination; success wi
   if (granted.granted) await granted.lease.release();
 });
 
+test('successes at the maximum window reach Redis about once a second; trouble always does', async () => {
+  let now = 1_000_000;
+  const limiter = createDestinationLimiter(
+    world.redis.client(),
+    { initialWindow: 2, maxWindow: 3, leaseMs: 5_000 },
+    () => now,
+  );
+  const destination = 'mx.busy.test:25';
+  const sessionMs = async () =>
+    Number(await world.redis.client().hget('{outpost}:dest:mx.busy.test:25:state', 'sessionMs'));
+  assert.equal(await limiter.adapt(destination, 'ok', '', 100), 3);
+  assert.equal(await sessionMs(), 100);
+  // At the maximum, within the second: nothing written (a 5 s session would move the average).
+  assert.equal(await limiter.adapt(destination, 'ok', '', 5_000), 3);
+  assert.equal(await sessionMs(), 100);
+  now += 1_001;
+  assert.equal(await limiter.adapt(destination, 'ok', '', 5_000), 3);
+  assert.equal(await sessionMs(), Math.floor(100 * 0.8 + 5_000 * 0.2), 'sampled again after a second');
+  // Trouble is never skipped, and a success after it is counted again.
+  assert.equal(await limiter.adapt(destination, 'trouble', 'connect ECONNREFUSED'), 1);
+  assert.equal(await limiter.adapt(destination, 'ok'), 2);
+});
+
 test('a dead destination is paused: a second message to it waits instead of hitting it again', async () => {
   world.mx('dead.test', [{ name: 'mx.dead2.test', priority: 10, a: ['127.0.0.99'] }]);
   const env = { OUTPOST_RETRY_FIRST: '30s', OUTPOST_RETRY_MAX: '60s' };

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { redisScript } from '@outpost/queue';
 import type { Redis } from 'ioredis';
 import type { Accepted } from './schemas.ts';
 
@@ -27,11 +28,11 @@ export type Claim =
   | { kind: 'mismatch' };
 
 /** Deletes the claim only if it is still ours (its marker may have expired and been re-claimed). */
-const RELEASE_SCRIPT = `
+const RELEASE_SCRIPT = redisScript(`
 local value = redis.call('GET', KEYS[1])
 if value and cjson.decode(value).token == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-`;
+`);
 
 export interface IdempotencyStore {
   /** Throws when Redis is unreachable: the caller answers 503 rather than risk a duplicate. */
@@ -70,7 +71,7 @@ export function createIdempotencyStore(redis: Redis): IdempotencyStore {
       await redis.set(redisKey(scope, idempotencyKey), JSON.stringify(done), 'PX', IDEMPOTENCY_TTL_MS);
     },
     async release(scope, idempotencyKey, token) {
-      await redis.eval(RELEASE_SCRIPT, 1, redisKey(scope, idempotencyKey), token);
+      await RELEASE_SCRIPT.run(redis, [redisKey(scope, idempotencyKey)], [token]);
     },
   };
 }

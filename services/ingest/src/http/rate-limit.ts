@@ -1,3 +1,4 @@
+import { redisScript } from '@outpost/queue';
 import type { Logger } from '@outpost/telemetry';
 import type { Redis } from 'ioredis';
 
@@ -32,7 +33,7 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterSecon
  * with the first request and ends with the key's TTL (Redis's clock, not ours), which is also the
  * Retry-After. INCR and PEXPIRE run in one script: a counter can never be left without a TTL.
  */
-const TAKE_SCRIPT = `
+const TAKE_SCRIPT = redisScript(`
 local count = redis.call('INCR', KEYS[1])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
@@ -40,7 +41,7 @@ if ttl < 0 then
   ttl = tonumber(ARGV[1])
 end
 return {count, ttl}
-`;
+`);
 
 export const RATE_KEY_PREFIX = '{outpost}:ingest:rate:';
 
@@ -53,11 +54,10 @@ export function createRedisRateLimiter(redis: Redis, logger: Logger): RateLimite
     async take(scope, rate) {
       if (!Number.isFinite(rate.limit)) return { allowed: true };
       try {
-        const [count, ttl] = (await redis.eval(
-          TAKE_SCRIPT,
-          1,
-          `${RATE_KEY_PREFIX}${scope}`,
-          rate.windowMs,
+        const [count, ttl] = (await TAKE_SCRIPT.run(
+          redis,
+          [`${RATE_KEY_PREFIX}${scope}`],
+          [rate.windowMs],
         )) as [number, number];
         if (count <= rate.limit) return { allowed: true };
         return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1_000)) };

@@ -27,6 +27,7 @@ import {
   reportNotes,
   resultFileName,
   resultsMarkdown,
+  type Scaling,
   targetsTable,
   type Versions,
   type WorkloadReport,
@@ -185,22 +186,30 @@ function latestReports(dir: string): WorkloadReport[] {
 }
 
 /** 4 workers / 1 worker from the latest delivery benchmark (the latency-bound "slow" scenario). */
-function deliveryScaling(dir: string): number | undefined {
-  if (!existsSync(dir)) return undefined;
-  const latest = readdirSync(dir)
+/** The latest delivery benchmark with 1 and 4 slow-scenario workers, per sessions-per-worker setting. */
+function deliveryScaling(dir: string): Scaling[] {
+  if (!existsSync(dir)) return [];
+  const bySessions = new Map<number, Scaling>();
+  const files = readdirSync(dir)
     .filter((file) => /^delivery-\d.*\.json$/.test(file))
-    .sort()
-    .at(-1);
-  if (!latest) return undefined;
-  const report = JSON.parse(readFileSync(join(dir, latest), 'utf8')) as {
-    summary: Array<{ scenario: string; workers: number; deliveredPerSecond: { median: number } }>;
-  };
-  const slow = (workers: number) =>
-    report.summary.find((row) => row.scenario === 'slow' && row.workers === workers)?.deliveredPerSecond
-      .median;
-  const one = slow(1);
-  const four = slow(4);
-  return one && four ? four / one : undefined;
+    .sort();
+  for (const file of files) {
+    const report = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+      workload: { concurrency: number };
+      summary: Array<{ scenario: string; workers: number; deliveredPerSecond: { median: number } }>;
+    };
+    const slow = (workers: number) =>
+      report.summary.find((row) => row.scenario === 'slow' && row.workers === workers)?.deliveredPerSecond
+        .median;
+    const one = slow(1);
+    const four = slow(4);
+    // Later files replace earlier ones of the same setting.
+    if (one && four) {
+      const sessionsPerWorker = report.workload.concurrency;
+      bySessions.set(sessionsPerWorker, { sessionsPerWorker, one, four, ratio: four / one });
+    }
+  }
+  return [...bySessions.values()];
 }
 
 export async function compareBenchmark(argv: string[], quickOnly = false): Promise<void> {
@@ -257,7 +266,7 @@ export async function compareBenchmark(argv: string[], quickOnly = false): Promi
     }));
     const targets = judgeTargets(
       rows.flatMap((report) => report.rows),
-      { scaling4v1: deliveryScaling(RESULTS_DIR) },
+      { scaling: deliveryScaling(RESULTS_DIR) },
     );
     process.stdout.write(
       `${comparisonTable(rows.flatMap((report) => report.rows))}\n\n${targetsTable(targets)}\n`,
@@ -643,7 +652,7 @@ export async function compareBenchmark(argv: string[], quickOnly = false): Promi
   const merged = latestReports(outDir).map((report) => ({ ...report, rows: withCeiling(report.rows) }));
   const targets = judgeTargets(
     merged.flatMap((report) => report.rows),
-    { scaling4v1: deliveryScaling(outDir) },
+    { scaling: deliveryScaling(outDir) },
   );
   say(`\n${targetsTable(targets)}\n`);
   if (outDir === RESULTS_DIR) {

@@ -127,8 +127,16 @@ function find(rows: Row[], workload: string, measure: string): Row | undefined {
   return rows.find((row) => row.workload === workload && row.measure === measure);
 }
 
+/** The delivery benchmark's slow scenario at one sessions-per-worker setting: 1 and 4 workers. */
+export interface Scaling {
+  sessionsPerWorker: number;
+  one: number;
+  four: number;
+  ratio: number;
+}
+
 /** The issue's targets, judged from the rows (and the delivery benchmark's scaling, when given). */
-export function judgeTargets(rows: Row[], extra: { scaling4v1?: number } = {}): Target[] {
+export function judgeTargets(rows: Row[], extra: { scaling?: readonly Scaling[] } = {}): Target[] {
   const targets: Target[] = [];
   const versus = (workload: string, measure: string, factor: number, label: string) => {
     const row = find(rows, workload, measure);
@@ -165,13 +173,21 @@ export function judgeTargets(rows: Row[], extra: { scaling4v1?: number } = {}): 
         : `${(share * 100).toFixed(0)}% (${formatFigure(good!.outpost, 'msg/s')} vs ${formatFigure(clean!.outpost, 'msg/s')} msg/s)`,
     met: share === undefined ? undefined : share >= 0.9,
   });
+  // Every measured sessions-per-worker setting is shown, and all of them must meet the target:
+  // picking the setting that happens to pass would hide the one that does not.
+  const scaling = [...(extra.scaling ?? [])].sort((a, b) => a.sessionsPerWorker - b.sessionsPerWorker);
   targets.push({
     target: '4 delivery processes >= 3.5x one (latency-bound workload)',
     value:
-      extra.scaling4v1 === undefined
+      scaling.length === 0
         ? '- (npm run bench -- delivery)'
-        : `${extra.scaling4v1.toFixed(2)}x (from the delivery benchmark)`,
-    met: extra.scaling4v1 === undefined ? undefined : extra.scaling4v1 >= 3.5,
+        : `${scaling
+            .map(
+              (entry) =>
+                `${entry.ratio.toFixed(2)}x with ${entry.sessionsPerWorker} sessions per worker (${formatValue(entry.one, 'msg/s')} -> ${formatValue(entry.four, 'msg/s')} msg/s)`,
+            )
+            .join('; ')} (delivery benchmark)`,
+    met: scaling.length === 0 ? undefined : scaling.every((entry) => entry.ratio >= 3.5),
   });
   const memory = find(rows, 'backlog', 'Redis memory per queued message beyond the body');
   targets.push({

@@ -86,9 +86,14 @@ export async function processDeliveryJob(
   }
   const context = { messageId: data.messageId, domain: data.domain, attempt: data.attempts + 1 };
   const markKey = sentMarkKey(job.id ?? `${data.messageId}:${data.domain}`, data.attempts);
-  // The message is read alongside the preflight: one round trip on the auto-pipelining connection.
+  // The message and the suppression list are read alongside the preflight: one round trip on the
+  // auto-pipelining connection (a held job simply does not use them).
   const loading = loadMessage(job, deps.redis);
   loading.catch(() => {}); // awaited below unless the job is held
+  const suppressing = findSuppressed(
+    deps.redis,
+    data.recipients.map((recipient) => recipient.address),
+  ).catch(() => new Map<string, SuppressionEntry>());
   const before = await preflight(deps.redis, {
     domain: data.domain,
     messageId: data.messageId,
@@ -103,12 +108,11 @@ export async function processDeliveryJob(
   }
   const message = await loading;
   const { body } = message;
-  if (data.attempts === 0 && deps.log) await writeMessageMeta(deps.log, message).catch(() => {});
+  // Not on the way to the session (a write waits for Redis's fsync); done before the record.
+  const metaWritten =
+    data.attempts === 0 && deps.log ? writeMessageMeta(deps.log, message).catch(() => {}) : undefined;
 
-  const suppressed = await findSuppressed(
-    deps.redis,
-    data.recipients.map((recipient) => recipient.address),
-  ).catch(() => new Map<string, SuppressionEntry>());
+  const suppressed = await suppressing;
   const toAttempt = data.recipients.filter((recipient) => !suppressed.has(recipient.address));
   const outcomes: RecipientOutcome[] = data.recipients
     .filter((recipient) => suppressed.has(recipient.address))
@@ -230,6 +234,7 @@ export async function processDeliveryJob(
       );
     }
     if (!deps.log) return;
+    await metaWritten;
     await recordAttempt(deps.log, {
       messageId: data.messageId,
       domain: data.domain,

@@ -108,10 +108,6 @@ export async function processDeliveryJob(
   }
   const message = await loading;
   const { body } = message;
-  // Not on the way to the session (a write waits for Redis's fsync); done before the record.
-  const metaWritten =
-    data.attempts === 0 && deps.log ? writeMessageMeta(deps.log, message).catch(() => {}) : undefined;
-
   const suppressed = await suppressing;
   const toAttempt = data.recipients.filter((recipient) => !suppressed.has(recipient.address));
   const outcomes: RecipientOutcome[] = data.recipients
@@ -234,8 +230,10 @@ export async function processDeliveryJob(
       );
     }
     if (!deps.log) return;
-    await metaWritten;
-    await recordAttempt(deps.log, {
+    // The message's query metadata goes with its first record, not before the session: issued in
+    // the same turn, both share one write to Redis and one fsync of its log.
+    const metaWritten = data.attempts === 0 ? writeMessageMeta(deps.log, message).catch(() => {}) : undefined;
+    const recorded = recordAttempt(deps.log, {
       messageId: data.messageId,
       domain: data.domain,
       attempt: data.attempts + 1,
@@ -248,6 +246,7 @@ export async function processDeliveryJob(
       statusOf,
       maxTranscriptBytes: deps.maxTranscriptBytes ?? 32 * 1024,
     }).catch((error: unknown) => deps.logger.warn({ err: error, ...context }, 'delivery log write failed'));
+    await Promise.all([metaWritten, recorded]);
   };
   const failed: ReportedRecipient[] = [];
   const deliveredWithNotify: ReportedRecipient[] = [];

@@ -20,7 +20,14 @@ export async function loadQueuedMessage(
   return fromMessageJobData(JSON.parse(data) as MessageJobData, body);
 }
 
-/** The end of a message: its body goes (the job itself goes with BullMQ's removeOnComplete). */
-export async function deleteMessageBody(redis: Redis | Cluster, messageId: string): Promise<void> {
-  await redis.del(messageBodyKey(messageId));
+/**
+ * The end of a message: its body goes, with any other keys that end with it, in one command (the
+ * job itself goes with BullMQ's removeOnComplete).
+ */
+export async function deleteMessageBody(
+  redis: Redis | Cluster,
+  messageId: string,
+  alsoKeys: readonly string[] = [],
+): Promise<void> {
+  await redis.del(messageBodyKey(messageId), ...alsoKeys);
 }

@@ -4,7 +4,6 @@ import { createDnsResolver, type DnsResolver } from '@outpost/dns';
 import {
   assertNoEviction,
   createRedisConnection,
-  type DeliveryJobData,
   deleteMessageBody,
   QUEUE_NAMES,
   QUEUE_PREFIX,
@@ -13,16 +12,15 @@ import {
 } from '@outpost/queue';
 import { createDeliveryLog } from '@outpost/store';
 import { type Logger, startHealthServer, type Tracer } from '@outpost/telemetry';
-import { type Job, Queue, Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import type { AttemptDeps } from './attempt-delivery.ts';
 import { createConnectionPool } from './connection-pool.ts';
 import { createDeliveryMetrics } from './delivery-metrics.ts';
 import { createDestinationLimiter } from './destination-limiter.ts';
 import { isRedisOutOfMemory, startMemoryRelief, warnIfLogBudgetDoesNotFit } from './memory-relief.ts';
 import { createMtaSts } from './mta-sts/create-mta-sts.ts';
-import { processDeliveryJob } from './process-delivery-job.ts';
+import { type DeliveryJobResult, processDeliveryJob } from './process-delivery-job.ts';
 import { ownAddresses } from './self-identity.ts';
-import { clearSentMark, sentMarkKey } from './sent-marks.ts';
 import { createTlsMemory } from './tls-memory.ts';
 import { loadTrustStore } from './tls-trust.ts';
 
@@ -147,22 +145,19 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
       }),
     { ...workerOptions, concurrency: delivery.concurrency },
   );
-  // Completed: the outcome is recorded for good, so a rerun can no longer happen (sent-marks.ts).
-  deliveryWorker.on('completed', (job: Job<DeliveryJobData>) => {
-    if (job.id) clearSentMark(own, sentMarkKey(job.id, job.data.attempts));
-  });
-  // The message job runs once all its delivery jobs are done: the body goes, then the job
+  // The message job runs once all its delivery jobs are done: the body goes, with the delivery
+  // jobs' last send marks (completed jobs cannot run again: sent-marks.ts), then the job
   // (removeOnComplete). A crash in between runs it again, and deleting twice is harmless.
   const messageWorker = new Worker(
     QUEUE_NAMES.message,
     async (job) => {
-      // Two connections, one round trip's wait.
-      const [, children] = await Promise.all([
-        job.id ? deleteMessageBody(own, job.id) : undefined,
-        job.getChildrenValues(),
-      ]);
-      const results = Object.values(children);
-      logger.info({ messageId: job.id, results }, 'message finished');
+      const results = Object.values(await job.getChildrenValues<DeliveryJobResult>());
+      const marks = results.flatMap((result) => (result?.sentMark ? [result.sentMark] : []));
+      if (job.id) await deleteMessageBody(own, job.id, marks);
+      logger.info(
+        { messageId: job.id, results: results.map(({ sentMark: _mark, ...result }) => result) },
+        'message finished',
+      );
       return { domains: results.length };
     },
     { ...workerOptions, concurrency: 10 },

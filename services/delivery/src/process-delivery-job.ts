@@ -65,6 +65,11 @@ export interface DeliveryJobResult {
   delivered: string[];
   bounced: string[];
   expired: string[];
+  /**
+   * The last attempt's send mark: the message job deletes it with the body, once no run of this
+   * job can happen again (one write for the whole message instead of one per finished job).
+   */
+  sentMark?: string;
 }
 
 /**
@@ -218,7 +223,13 @@ export async function processDeliveryJob(
   }
 
   const at = now();
-  const result: DeliveryJobResult = { domain: data.domain, delivered: [], bounced: [], expired: [] };
+  const result: DeliveryJobResult = {
+    domain: data.domain,
+    delivered: [],
+    bounced: [],
+    expired: [],
+    sentMark: markKey,
+  };
   const record = async (deferredStatus: 'deferred' | 'expired') => {
     const failedStatus = new Map(failed.map((entry) => [entry.address, entry.status]));
     const statusOf = (address: string): RecipientStatus =>
@@ -320,7 +331,8 @@ export async function processDeliveryJob(
         'deferred',
       );
       await job.moveToDelayed(decision.at, token);
-      // The next run is attempt N+1 with its own mark; this one has served (completion: create-delivery).
+      // The next run is attempt N+1 with its own mark; this one has served (the last one goes with
+      // the message: DeliveryJobResult.sentMark).
       clearSentMark(deps.redis, markKey);
       throw new DelayedError();
     }

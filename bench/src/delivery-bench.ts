@@ -24,6 +24,7 @@ import {
 } from '@outpost/queue';
 import { freePort, startDnsServer, TestRedis } from '@outpost/testing';
 import { Queue } from 'bullmq';
+import { deployedNodeOptions } from './deployed-node-options.ts';
 import { commandCounts } from './ingest-bench.ts';
 import { REPO_ROOT, sourceFingerprint } from './machine.ts';
 import {
@@ -351,6 +352,9 @@ export async function runDeliveryOnce(settings: DeliverySettings): Promise<Deliv
         spawnNode(join(codeRoot, CLI_SCRIPT), ['delivery'], {
           env,
           nodeArgs: [
+            // The image's flags (heap sizing), so that the RSS is the one a deployment sees.
+            ...deployedNodeOptions(codeRoot),
+            ...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
             '--expose-gc',
             '--import',
             pathToFileURL(join(codeRoot, PROBE_SCRIPT)).href,

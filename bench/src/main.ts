@@ -72,7 +72,7 @@ const USAGE = `usage: npm run bench -- ingest [options]
   --out DIR            where to write the results (default bench/results/)
 
   BENCH_NODE_ARGS="--max-old-space-size=128 ..."  extra Node flags for the ingest process only
-  BENCH_WORKER_NODE_ARGS="..."                     the same for the delivery workers
+  BENCH_WORKER_NODE_ARGS="..."                     the same for the delivery workers (every benchmark)
 `;
 
 async function ingestBenchmark(argv: string[]): Promise<void> {

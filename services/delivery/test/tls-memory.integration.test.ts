@@ -1,30 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { TestRedis } from '@outpost/testing';
-import type { Redis } from 'ioredis';
+import { test } from 'node:test';
+import { redisPerFile } from '@outpost/testing';
 import { createTlsMemory } from '../src/tls-memory.ts';
 
 // The TLS-broken memory is asked before every transaction: this process trusts its last answer for
 // a few seconds (never longer than the memory itself), other workers' marks show up after that.
 
-let server: TestRedis;
-let redis: Redis;
-before(async () => {
-  server = await TestRedis.start({ appendonly: false });
-  redis = server.client();
-});
-after(async () => {
-  await server.stop();
-});
+const redisServer = redisPerFile({ appendonly: false });
 
 const existsCalls = async () =>
-  Number((await redis.info('commandstats')).match(/cmdstat_exists:calls=(\d+)/)?.[1] ?? 0);
+  Number((await redisServer.client.info('commandstats')).match(/cmdstat_exists:calls=(\d+)/)?.[1] ?? 0);
 
 test('answers are reused for 5 s; another worker’s mark is seen after that', async () => {
   let now = 0;
-  const here = createTlsMemory(redis, 86_400_000, () => now);
-  const elsewhere = createTlsMemory(server.client(), 86_400_000);
-  await redis.config('RESETSTAT');
+  const here = createTlsMemory(redisServer.client, 86_400_000, () => now);
+  const elsewhere = createTlsMemory(redisServer.server.client(), 86_400_000);
+  await redisServer.client.config('RESETSTAT');
   assert.equal(await here.isBroken('MX.Local.test'), false);
   assert.equal(await here.isBroken('mx.local.test'), false);
   assert.equal(await existsCalls(), 1, 'the second question was answered locally');
@@ -39,7 +30,7 @@ test('answers are reused for 5 s; another worker’s mark is seen after that', a
 
 test('a host this worker marks is broken here at once; a memory shorter than 5 s is honoured', async () => {
   let now = 0;
-  const here = createTlsMemory(redis, 1_000, () => now);
+  const here = createTlsMemory(redisServer.client, 1_000, () => now);
   assert.equal(await here.isBroken('mx.short.test'), false);
   await here.markBroken('mx.short.test');
   assert.equal(await here.isBroken('mx.short.test'), true, 'no wait for the local answer to age');

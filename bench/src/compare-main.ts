@@ -185,7 +185,6 @@ function latestReports(dir: string): WorkloadReport[] {
   return WORKLOADS.map((workload) => byWorkload.get(workload)).filter((report) => report !== undefined);
 }
 
-/** 4 workers / 1 worker from the latest delivery benchmark (the latency-bound "slow" scenario). */
 /** The latest delivery benchmark with 1 and 4 slow-scenario workers, per sessions-per-worker setting. */
 function deliveryScaling(dir: string): Scaling[] {
   if (!existsSync(dir)) return [];

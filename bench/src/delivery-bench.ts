@@ -24,7 +24,7 @@ import {
 } from '@outpost/queue';
 import { freePort, startDnsServer, TestRedis } from '@outpost/testing';
 import { Queue } from 'bullmq';
-import { deployedNodeOptions } from './deployed-node-options.ts';
+import { benchNodeArgs } from './deployed-node-options.ts';
 import { commandCounts } from './ingest-bench.ts';
 import { REPO_ROOT, sourceFingerprint } from './machine.ts';
 import {
@@ -353,8 +353,7 @@ export async function runDeliveryOnce(settings: DeliverySettings): Promise<Deliv
           env,
           nodeArgs: [
             // The image's flags (heap sizing), so that the RSS is the one a deployment sees.
-            ...deployedNodeOptions(codeRoot),
-            ...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+            ...benchNodeArgs(codeRoot, 'worker'),
             '--expose-gc',
             '--import',
             pathToFileURL(join(codeRoot, PROBE_SCRIPT)).href,

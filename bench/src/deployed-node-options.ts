@@ -12,3 +12,13 @@ export function deployedNodeOptions(codeRoot: string): string[] {
   // An older tree (compared with --code-root) ran with Node's defaults.
   return (match?.[1] ?? '').split(' ').filter(Boolean);
 }
+
+/**
+ * The flags a benchmarked Outpost process runs with: the image's, then the operator's own for that
+ * kind of process (BENCH_NODE_ARGS for ingest, BENCH_WORKER_NODE_ARGS for delivery workers), which
+ * come later and so win.
+ */
+export function benchNodeArgs(codeRoot: string, kind: 'ingest' | 'worker'): string[] {
+  const extra = process.env[kind === 'ingest' ? 'BENCH_NODE_ARGS' : 'BENCH_WORKER_NODE_ARGS'] ?? '';
+  return [...deployedNodeOptions(codeRoot), ...extra.split(' ').filter(Boolean)];
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { generateApiKey } from '@outpost/ingest';
 import { parseRedisInfo } from '@outpost/queue';
 import { TestRedis } from '@outpost/testing';
-import { deployedNodeOptions } from './deployed-node-options.ts';
+import { benchNodeArgs } from './deployed-node-options.ts';
 import type { HttpBody, HttpLoadOptions } from './http-load.ts';
 import type { IngestStats } from './ingest-process.ts';
 import { REPO_ROOT, sourceFingerprint } from './machine.ts';
@@ -223,9 +223,8 @@ export async function runOnce(settings: RunSettings): Promise<RunResult> {
       // --expose-gc only lets the heap be weighed after the load; nothing calls gc() during it.
       nodeArgs: [
         '--expose-gc',
-        ...deployedNodeOptions(codeRoot),
-        // Extra V8/Node flags for the ingest process only (e.g. heap limits), space-separated.
-        ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+        // The image's flags, then BENCH_NODE_ARGS (e.g. heap limits) for the ingest process only.
+        ...benchNodeArgs(codeRoot, 'ingest'),
         ...(settings.cpuProfileDir
           ? [
               '--cpu-prof',

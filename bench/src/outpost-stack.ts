@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort, TestRedis } from '@outpost/testing';
 import { type DeliverySettings, workerEnv } from './delivery-bench.ts';
-import { deployedNodeOptions } from './deployed-node-options.ts';
+import { benchNodeArgs } from './deployed-node-options.ts';
 import { memoryOf, type NodeChild, onAbort, spawnNode } from './processes.ts';
 
 const INGEST_SCRIPT = join('bench', 'src', 'ingest-process.ts');
@@ -96,8 +96,7 @@ export async function startOutpost(options: StackOptions): Promise<OutpostStack>
           '--import',
           pathToFileURL(join(options.codeRoot, PROBE_SCRIPT)).href,
           ...profileArgs(`worker${workers.length + 1}`),
-          ...deployedNodeOptions(options.codeRoot),
-          ...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+          ...benchNodeArgs(options.codeRoot, 'worker'),
         ],
       });
       workers.push(worker);
@@ -130,12 +129,7 @@ export async function startOutpost(options: StackOptions): Promise<OutpostStack>
           BENCH_REDIS_PID: String(redis.pid),
           BENCH_REDIS_DIR: redis.dir,
         },
-        nodeArgs: [
-          '--expose-gc',
-          ...profileArgs('ingest'),
-          ...deployedNodeOptions(options.codeRoot),
-          ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
-        ],
+        nodeArgs: ['--expose-gc', ...profileArgs('ingest'), ...benchNodeArgs(options.codeRoot, 'ingest')],
       });
       const ready = await child.nextLine<{ port: number }>('READY ', 60_000);
       ingest = { child, port: ready.port };

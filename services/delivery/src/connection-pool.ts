@@ -59,10 +59,11 @@ export function createConnectionPool(
     entry.channel.close();
     return entry.lease?.release().catch(() => {}) ?? Promise.resolve();
   };
-  const fresh = (entry: PooledConnection) =>
-    entry.channel.open &&
-    entry.channel.transactions < limitsOf(entry.channel).transactions &&
-    now() - entry.channel.createdAt < limitsOf(entry.channel).ageMs;
+  const fresh = ({ channel }: PooledConnection) => {
+    if (!channel.open) return false;
+    const own = limitsOf(channel);
+    return channel.transactions < own.transactions && now() - channel.createdAt < own.ageMs;
+  };
 
   return {
     take(destination: string): PooledConnection | undefined {

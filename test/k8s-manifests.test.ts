@@ -415,8 +415,18 @@ type ExportedMetric = { name: string; values: Array<{ labels: Partial<Record<str
 async function exportedSeries(): Promise<Map<string, ExportedMetric>> {
   const counts = async (...states: string[]) => Object.fromEntries(states.map((state) => [state, 7]));
   const delivery = createDeliveryMetrics({
-    deliveryQueue: { name: 'delivery', getJobCounts: counts, getJobs: async () => [] },
-    messageQueue: { name: 'message', getJobCounts: counts, getJobs: async () => [] },
+    deliveryQueue: {
+      name: 'delivery',
+      getJobCounts: counts,
+      getJobs: async () => [],
+      getRanges: async () => [],
+    },
+    messageQueue: {
+      name: 'message',
+      getJobCounts: counts,
+      getJobs: async () => [],
+      getRanges: async () => [],
+    },
     limiter: { list: async () => [{ destination: 'mx.example.org', window: 1 }] },
   } as never);
   const ingest = createIngestMetrics();

@@ -124,6 +124,8 @@ export async function runBacklogOnce(settings: {
     const usage = async (key: string) =>
       Number((await client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
     const sample: Record<string, number> = {
+      // One-domain messages: a solo delivery job each, so the message job, its dependencies and
+      // waiting-children read 0 here (kept in the table for flows of several domains).
       'message job (hash)': await usage(messageJobKey(firstId)),
       'its body (string)': await usage(messageBodyKey(firstId)),
       'its delivery job (hash)': await usage(deliveryJobKey(deliveryJobId(firstId, 0))),

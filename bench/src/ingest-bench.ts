@@ -143,13 +143,13 @@ async function countKeys(client: RedisClient, pattern: string): Promise<number> 
   return count;
 }
 
-/** The stored messages and delivery jobs, as each design lays them out (BullMQ key names). */
-async function countStored(client: RedisClient, storage: StorageDesign) {
+/**
+ * The stored messages and delivery jobs (BullMQ key names). Both designs keep one body key per
+ * message; a flow's one-domain message has no message job to count (a solo delivery job).
+ */
+async function countStored(client: RedisClient) {
   const deliveryJobsFound = await client.llen('{outpost}:delivery:wait');
-  const messagesFound =
-    storage === 'flow'
-      ? await client.zcard('{outpost}:message:waiting-children')
-      : await countKeys(client, '{outpost}:body:*');
+  const messagesFound = await countKeys(client, '{outpost}:body:*');
   return { messagesFound, deliveryJobsFound };
 }
 
@@ -315,7 +315,7 @@ export async function runOnce(settings: RunSettings): Promise<RunResult> {
     const commandstats = await info(client, 'commandstats');
     const persistence = await info(client, 'persistence');
     const forks = Number((await info(client, 'stats')).total_forks) - forksBefore;
-    const stored = await countStored(client, settings.storage);
+    const stored = await countStored(client);
     const percentOf = (ms: number) => Math.round((ms / load.elapsedMs) * 1000) / 10;
 
     return {

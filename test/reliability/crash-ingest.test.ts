@@ -51,12 +51,13 @@ test('kill -9 of ingest between the Redis write and the 250: the client sends ag
   const firstTry = submitRaw(ReliabilityWorld.smtpPortOf(doomed));
   firstTry.catch(() => {}); // judged below, after the kill
   await redisProxy.waitForEvent((event) => event.kind === 'held', 10_000);
-  const messages = new Queue(QUEUE_NAMES.message, { connection: world.admin, prefix: QUEUE_PREFIX });
-  t.after(() => messages.close());
+  // A one-domain message is stored as one solo delivery job (no delivery worker runs yet).
+  const deliveries = new Queue(QUEUE_NAMES.delivery, { connection: world.admin, prefix: QUEUE_PREFIX });
+  t.after(() => deliveries.close());
   await waitFor(
-    async () => (await messages.getJobCountByTypes('waiting-children')) === 1,
+    async () => (await deliveries.getJobCountByTypes('waiting')) === 1,
     5_000,
-    'the flow in Redis',
+    'the message in Redis',
   );
   await doomed.kill('SIGKILL');
   await assert.rejects(firstTry, /connection closed/, 'the client never gets a 250');

@@ -53,6 +53,7 @@ function healthy(): ScenarioSnapshot {
       ],
     ]),
     jobs: [],
+    bodies: [],
     spans: [
       {
         name: 'delivery.attempt',
@@ -293,4 +294,19 @@ test('I5: a job left active, and a failed job whose recipients have no final sta
       ],
     ],
   );
+});
+
+test('I6: a body left after its message finished; a body whose message still waits is fine', () => {
+  const snapshot = healthy();
+  snapshot.jobs.push({ queue: 'delivery', id: `${M1}.d1`, state: 'delayed', messageId: M1, recipients: [] });
+  snapshot.bodies.push(M1);
+  // (The waiting job is I1's business; here only I6 is judged.)
+  const bodyViolations = () =>
+    checkInvariants(snapshot)
+      .violations.filter((v) => v.invariant === 'I6')
+      .map((v) => [v.invariant, v.message]);
+  assert.deepEqual(bodyViolations(), []);
+  snapshot.jobs.pop();
+  assert.deepEqual(bodyViolations(), [['I6', `${M1}: body left after its message finished`]]);
+  assert.deepEqual(checkInvariants(snapshot).violations.length, 1, 'and nothing else');
 });

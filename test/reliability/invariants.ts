@@ -14,10 +14,12 @@
  *    postmaster at most);
  * I4 every attempt has an attempt record carrying the message's trace id, and, when spans were
  *    collected, a `delivery.attempt` span in that trace (and every such span has its record);
- * I5 no job is left active, or failed without a final state for its recipients.
+ * I5 no job is left active, or failed without a final state for its recipients;
+ * I6 no stored body outlives its message: a body is left only where a job of its message still
+ *    waits (Redis runs noeviction, so a leaked body is memory that never comes back).
  */
 
-export type Invariant = 'I1' | 'I2' | 'I3' | 'I4' | 'I5';
+export type Invariant = 'I1' | 'I2' | 'I3' | 'I4' | 'I5' | 'I6';
 
 export interface Violation {
   invariant: Invariant;
@@ -78,6 +80,8 @@ export interface ScenarioSnapshot {
   meta: Map<string, { sender: string; recipients: string[]; traceparent?: string; messageIdHeader?: string }>;
   /** Jobs in any state but completed. */
   jobs: JobFacts[];
+  /** Message ids with a stored body (`{outpost}:body:<id>`). */
+  bodies: string[];
   /** Undefined when no collector listened. */
   spans?: SpanFacts[];
 }
@@ -124,6 +128,7 @@ export function checkInvariants(snapshot: ScenarioSnapshot, allowances: Allowanc
   checkDsns(snapshot, dsns, allowances, violations);
   checkAttempts(snapshot, copies, allowances, violations, explained);
   checkJobs(snapshot, violations);
+  checkBodies(snapshot, violations);
   return {
     violations,
     explained,
@@ -431,6 +436,19 @@ function checkJobs(snapshot: ScenarioSnapshot, violations: Violation[]): void {
         });
       }
     }
+  }
+}
+
+/** I6: a body is kept only while a job of its message is not completed. */
+function checkBodies(snapshot: ScenarioSnapshot, violations: Violation[]): void {
+  const open = new Set(snapshot.jobs.flatMap((job) => (job.messageId ? [job.messageId] : [])));
+  for (const messageId of snapshot.bodies) {
+    if (!open.has(messageId))
+      violations.push({
+        invariant: 'I6',
+        messageId,
+        message: `${messageId}: body left after its message finished`,
+      });
   }
 }
 

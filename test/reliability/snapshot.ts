@@ -1,4 +1,4 @@
-import { QUEUE_NAMES, QUEUE_PREFIX } from '@outpost/queue';
+import { messageBodyKey, QUEUE_NAMES, QUEUE_PREFIX } from '@outpost/queue';
 import { createDeliveryLog, logKeys } from '@outpost/store';
 import type { SmtpReceiver } from '@outpost/testing';
 import { Queue } from 'bullmq';
@@ -79,8 +79,22 @@ export async function collectSnapshot(options: {
     attempts,
     meta,
     jobs: await openJobs(redis),
+    bodies: await storedBodies(redis),
     ...(options.spans && { spans: [...options.spans] }),
   };
+}
+
+/** Message ids whose body is still stored. */
+async function storedBodies(redis: Redis): Promise<string[]> {
+  const prefix = messageBodyKey('');
+  const ids: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    for (const key of keys) ids.push(key.slice(prefix.length));
+    cursor = next;
+  } while (cursor !== '0');
+  return ids;
 }
 
 /** Jobs of the message, delivery and bounce queues in any state but completed. */

@@ -6,6 +6,7 @@ export * from './memory-guard.ts';
 export * from './message-store.ts';
 export * from './message-writer.ts';
 export * from './names.ts';
+export * from './oldest-message.ts';
 export * from './operator-suppression.ts';
 export * from './payloads.ts';
 export * from './queue-metrics.ts';

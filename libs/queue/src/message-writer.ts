@@ -5,7 +5,7 @@ import { prepareFlowTransactions, withKeysInFlowTransaction } from './flow-body-
 import { createGroupCommit } from './group-commit.ts';
 import { DELIVERY_JOB_OPTIONS, MESSAGE_JOB_OPTIONS } from './job-options.ts';
 import { deliveryJobId, messageBodyKey, QUEUE_NAMES, QUEUE_PREFIX } from './names.ts';
-import { toDeliveryJobs, toMessageJobData } from './payloads.ts';
+import { toDeliveryJobs, toMessageJobData, toStoredJobs } from './payloads.ts';
 import type { Durability } from './redis-policy.ts';
 import { StorageError, toStorageError } from './storage-error.ts';
 
@@ -20,8 +20,10 @@ export interface MessageWriter {
  * body sits beside it under its own key (binary: no JSON escaping, no copies as strings), and the
  * children are the per-domain delivery jobs. All of them go in one MULTI, so a crash leaves the
  * whole message or nothing, and the parent runs when every child has finished: the place for
- * per-message finishing work (body removal, the final DSN). Concurrent writes are grouped (group
- * commit), so under load one MULTI and one fsync carry many messages.
+ * per-message finishing work (body removal). A message for a single domain, the common case, needs
+ * no parent: it is one solo delivery job that carries the envelope and finishes the message itself
+ * (payloads.ts, DeliveryJobDataV2). Concurrent writes are grouped (group commit), so under load one
+ * MULTI and one fsync carry many messages.
  */
 export function createFlowMessageWriter(
   redis: Redis,
@@ -50,14 +52,26 @@ export function createFlowMessageWriter(
   };
 }
 
-/** A message as its flow: the parent message job and one delivery job per domain. */
+/**
+ * A message as what BullMQ writes: its solo delivery job when it has one domain, else the flow of
+ * the parent message job and one delivery job per domain (payloads.ts, toStoredJobs).
+ */
 function toFlow(message: Message): FlowJob {
+  const stored = toStoredJobs(message);
+  if ('solo' in stored) {
+    return {
+      name: 'deliver',
+      queueName: QUEUE_NAMES.delivery,
+      data: stored.solo,
+      opts: { jobId: deliveryJobId(message.id, 0), ...DELIVERY_JOB_OPTIONS },
+    };
+  }
   return {
     name: 'message',
     queueName: QUEUE_NAMES.message,
-    data: toMessageJobData(message),
+    data: stored.parent,
     opts: { jobId: message.id, ...MESSAGE_JOB_OPTIONS },
-    children: toDeliveryJobs(message).map((data, index) => ({
+    children: stored.children.map((data, index) => ({
       name: 'deliver',
       queueName: QUEUE_NAMES.delivery,
       data,

@@ -6,7 +6,10 @@
 export const QUEUE_PREFIX = '{outpost}';
 
 export const QUEUE_NAMES = {
-  /** Parent of a message's flow: holds the envelope (the body is beside it); runs once every delivery job has finished. */
+  /**
+   * Parent of a message's flow when the message goes to several domains: holds the envelope (the
+   * body is beside it); runs once every delivery job has finished. A one-domain message has none.
+   */
   message: 'message',
   /** One job per (message, destination domain). */
   delivery: 'delivery',
@@ -20,7 +23,8 @@ export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
 /**
  * A queued message's bytes, stored binary beside its message job and written in the same MULTI as
- * its flow (flow-body-transaction.ts); the message job deletes it when the message is finished.
+ * its flow (flow-body-transaction.ts); the message job, or a solo delivery job, deletes it when the
+ * message is finished.
  */
 export const messageBodyKey = (messageId: string): string => `${QUEUE_PREFIX}:body:${messageId}`;
 

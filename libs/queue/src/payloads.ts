@@ -60,6 +60,19 @@ export interface DeliveryJobDataV1 {
   traceparent?: string;
 }
 
+/**
+ * v2: a message whose recipients are all in one domain (the common case) is stored as this one
+ * job, with no parent message job. It carries the message's own data (the body is under
+ * `messageBodyKey(id)` as for a flow) and finishes the message itself: when it completes it deletes
+ * the body. A flow's parent job costs a whole BullMQ job lifecycle per message (its own writes at
+ * ingest, the wake-up when its child completes, a fetch, a run and its removal), about a third of
+ * the Redis work of a delivered message.
+ */
+export interface DeliveryJobDataV2 extends Omit<DeliveryJobDataV1, 'v'> {
+  v: 2;
+  message: MessageJobDataV2;
+}
+
 /** What a DSN reports about a recipient (RFC 3464 §2.3.3 Action). */
 export type ReportAction = 'failed' | 'delayed' | 'delivered';
 
@@ -125,7 +138,14 @@ export interface WebhookEventV1 {
 
 /** Readers take both: v1 jobs queued before the upgrade still hold their body inline. */
 export type MessageJobData = MessageJobDataV1 | MessageJobDataV2;
-export type DeliveryJobData = DeliveryJobDataV1;
+export type DeliveryJobData = DeliveryJobDataV1 | DeliveryJobDataV2;
+
+/** A payload this code knows how to process (a newer `v` is left for a newer worker). */
+export const isKnownDeliveryJob = (data: { v?: unknown } | undefined): data is DeliveryJobData =>
+  data?.v === 1 || data?.v === 2;
+
+/** The job that is the whole message (no parent message job): see DeliveryJobDataV2. */
+export const isSoloDeliveryJob = (data: DeliveryJobData): data is DeliveryJobDataV2 => data.v === 2;
 export type BounceJobData = BounceJobDataV1;
 export type WebhookEvent = WebhookEventV1;
 
@@ -161,6 +181,20 @@ export function toDeliveryJobs(message: Message): DeliveryJobDataV1[] {
     attempts: 0,
     ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
   }));
+}
+
+/**
+ * How a message is queued: a message for one domain is one solo delivery job (v2) carrying the
+ * message; a message for several domains is a flow, a message job with one v1 delivery job per
+ * domain as its children.
+ */
+export function toStoredJobs(
+  message: Message,
+): { solo: DeliveryJobDataV2 } | { parent: MessageJobDataV2; children: DeliveryJobDataV1[] } {
+  const children = toDeliveryJobs(message);
+  const parent = toMessageJobData(message);
+  if (children.length === 1) return { solo: { ...children[0]!, v: 2, message: parent } };
+  return { parent, children };
 }
 
 /** A webhook event as a job of the `webhook` queue; failed ones are kept a week for operators. */

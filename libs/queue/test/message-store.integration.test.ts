@@ -7,10 +7,12 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   createFlowMessageWriter,
+  deliveryJobId,
   loadQueuedMessage,
   type MessageJobDataV1,
   messageBodyKey,
   messageJobKey,
+  oldestQueuedMessage,
   QUEUE_NAMES,
   QUEUE_PREFIX,
   StorageError,
@@ -31,12 +33,15 @@ after(async () => {
 
 // Every byte value, CRLFs and a line that starts with a dot: what JSON would escape or re-encode.
 const EIGHT_BIT = Buffer.from(Array.from({ length: 256 }, (_, byte) => byte));
-const message = (body: Buffer = Buffer.from('Hello.\r\n')): Message => {
+const message = (
+  body: Buffer = Buffer.from('Hello.\r\n'),
+  recipients = [{ address: 'bob@example.net' }, { address: 'carol@example.org' }],
+): Message => {
   const now = Date.now();
   return prepareMessage({
     id: newMessageId(now),
     sender: 'alice@example.com',
-    recipients: [{ address: 'bob@example.net' }, { address: 'carol@example.org' }],
+    recipients,
     dsn: { ret: 'FULL' },
     raw: Buffer.concat([Buffer.from('From: alice@example.com\r\nSubject: store\r\n\r\n'), body]),
     client: { protocol: 'smtp', address: '127.0.0.1', tls: false },
@@ -173,5 +178,83 @@ test('a v1 job queued before the upgrade, body inline, still loads; a v2 job wit
     assert.equal(await loadQueuedMessage(connection, newMessageId(Date.now())), undefined);
   } finally {
     await queue.close();
+  }
+});
+
+test('a one-domain message is one solo delivery job carrying the envelope, with no message job', async () => {
+  const connection = redis.client();
+  const writer = createFlowMessageWriter(connection, 'fsync');
+  const delivery = new Queue(QUEUE_NAMES.delivery, { connection: redis.client(), prefix: QUEUE_PREFIX });
+  try {
+    const solo = message(EIGHT_BIT, [{ address: 'bob@example.net' }, { address: 'dave@EXAMPLE.net' }]);
+    await writer.write(solo);
+    assert.equal(await admin.exists(messageJobKey(solo.id)), 0, 'no parent message job');
+    const job = await delivery.getJob(deliveryJobId(solo.id, 0));
+    assert.ok(job, 'the solo delivery job');
+    assert.equal(job.parent, undefined);
+    assert.equal(await job.getState(), 'waiting');
+    const { body, ...envelope } = solo;
+    assert.deepEqual(job.data, {
+      v: 2,
+      messageId: solo.id,
+      domain: 'example.net',
+      recipients: solo.recipients,
+      sender: solo.sender,
+      dsn: solo.dsn,
+      arrivalTime: solo.arrivalTime,
+      expiresAt: solo.expiresAt,
+      attempts: 0,
+      message: { v: 2, ...envelope },
+    });
+    assert.ok((await admin.getBuffer(messageBodyKey(solo.id)))?.equals(body), 'the body beside it');
+    const loaded = await loadQueuedMessage(connection, solo.id);
+    assert.ok(loaded?.body.equals(body));
+    assert.deepEqual({ ...loaded, body: null }, { ...solo, body: null });
+    // Finished (the body gone) while its completed job is kept a while: no longer queued.
+    await admin.del(messageBodyKey(solo.id));
+    assert.equal(await loadQueuedMessage(connection, solo.id), undefined);
+  } finally {
+    await delivery.close();
+    await writer.close();
+  }
+});
+
+test('the oldest unfinished message is found among flows and retried solo jobs, from ids alone', async () => {
+  const fresh = await TestRedis.start();
+  const client = fresh.client();
+  const queues = {
+    message: new Queue(QUEUE_NAMES.message, { connection: client, prefix: QUEUE_PREFIX }),
+    delivery: new Queue(QUEUE_NAMES.delivery, { connection: client, prefix: QUEUE_PREFIX }),
+  };
+  const writer = createFlowMessageWriter(fresh.client(), 'fsync');
+  try {
+    assert.equal(await oldestQueuedMessage(queues), undefined, 'an empty queue has none');
+    const at = Date.now() - 3_600_000;
+    const withId = (minutes: number, recipients?: { address: string }[]) => ({
+      ...message(undefined, recipients),
+      id: newMessageId(at + minutes * 60_000),
+    });
+    const oldSolo = withId(0, [{ address: 'a@one.example' }]);
+    const flow = withId(10);
+    const newSolo = withId(20, [{ address: 'b@two.example' }]);
+    for (const entry of [newSolo, flow, oldSolo]) await writer.write(entry);
+    // Both solo messages are being retried (moved from wait to delayed, scored as BullMQ does:
+    // due * 0x1000): the old one is due last, after the newer one.
+    const key = (name: string) => `${QUEUE_PREFIX}:${QUEUE_NAMES.delivery}:${name}`;
+    const due = Date.now() + 60_000;
+    for (const [entry, dueAt] of [
+      [newSolo, due],
+      [oldSolo, due + 9],
+    ] as const) {
+      assert.equal(await client.lrem(key('wait'), 0, deliveryJobId(entry.id, 0)), 1);
+      await client.zadd(key('delayed'), dueAt * 0x1000, deliveryJobId(entry.id, 0));
+    }
+    assert.deepEqual(await oldestQueuedMessage(queues), { messageId: oldSolo.id, arrivalTime: at });
+    await client.zrem(key('delayed'), deliveryJobId(oldSolo.id, 0));
+    assert.deepEqual(await oldestQueuedMessage(queues), { messageId: flow.id, arrivalTime: at + 600_000 });
+  } finally {
+    await writer.close();
+    await Promise.all([queues.message.close(), queues.delivery.close()]);
+    await fresh.stop();
   }
 });

@@ -13,6 +13,7 @@ import {
   assertNoEviction,
   createFlowMessageWriter,
   createRedisConnection,
+  isSoloDeliveryJob,
   OUTPOST_SLOT,
   QUEUE_NAMES,
   QUEUE_PREFIX,
@@ -149,6 +150,8 @@ async function startOutpostSides(url: string) {
     QUEUE_NAMES.delivery,
     async (job) => {
       delivered.push(String(job.id));
+      // A one-domain message is one solo job: its completion finishes the message.
+      if (isSoloDeliveryJob(job.data)) finished.add(job.data.messageId);
       return { delivered: true };
     },
     options,

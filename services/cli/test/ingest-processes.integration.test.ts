@@ -84,11 +84,13 @@ test('two ingest processes share one port, both accept mail, and /metrics sums t
   // Connections are handed to the workers in turn, so six sessions reach both.
   const results = await Promise.all([0, 1, 2, 3, 4, 5].map((index) => send(port, index)));
   for (const result of results) assert.match(result.response, /^250 2\.0\.0 Ok: queued as /);
-  const queued = await redis.client().keys('{outpost}:message:*');
-  assert.ok(
-    queued.filter((key) => /:message:[0-9a-f-]{36}$/.test(key)).length >= 6,
-    `6 messages queued: ${queued}`,
-  );
+  // One-domain messages: each is one solo delivery job `<id>.d0` with its body beside it.
+  const queued = await redis.client().keys('{outpost}:body:*');
+  assert.equal(queued.length, 6, `6 messages queued: ${queued}`);
+  for (const key of queued) {
+    const id = key.slice(key.lastIndexOf(':') + 1);
+    assert.equal(await redis.client().exists(`{outpost}:delivery:${id}.d0`), 1, `${id} has its delivery job`);
+  }
   // Whichever worker answers the scrape, the count covers both.
   assert.equal(await acceptedTotal(httpPort), 6);
   assert.equal(await acceptedTotal(httpPort), 6);

@@ -1,4 +1,4 @@
-import { registerQueueJobsGauge } from '@outpost/queue';
+import { oldestQueuedMessage, registerQueueJobsGauge } from '@outpost/queue';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { DestinationLimiter } from './destination-limiter.ts';
@@ -45,8 +45,9 @@ export function createDeliveryMetrics(deps: {
     help: 'Age of the oldest message not yet finished (cluster-wide)',
     registers: [registry],
     async collect() {
-      const [oldest] = await deps.messageQueue.getJobs(['waiting-children'], 0, 0, true);
-      const arrival = (oldest?.data as { arrivalTime?: number } | undefined)?.arrivalTime;
+      const arrival = (
+        await oldestQueuedMessage({ message: deps.messageQueue, delivery: deps.deliveryQueue })
+      )?.arrivalTime;
       this.set(arrival === undefined ? 0 : Math.max(0, (Date.now() - arrival) / 1000));
     },
   });

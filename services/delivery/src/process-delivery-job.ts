@@ -8,7 +8,16 @@ import {
   tooManyHops,
 } from '@outpost/core';
 import type { DeliveryJobData, ReportedRecipient, SuppressionEntry } from '@outpost/queue';
-import { findSuppressed, loadQueuedMessage, reportRecipients } from '@outpost/queue';
+import {
+  deleteMessageBody,
+  findSuppressed,
+  fromMessageJobData,
+  isKnownDeliveryJob,
+  isSoloDeliveryJob,
+  loadQueuedMessage,
+  messageBodyKey,
+  reportRecipients,
+} from '@outpost/queue';
 import type { DeliveryLog, MtaStsEntry } from '@outpost/store';
 import { ATTR, contextFromTraceparent, contextWith, type Logger, type Tracer } from '@outpost/telemetry';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
@@ -85,7 +94,7 @@ export async function processDeliveryJob(
 ): Promise<DeliveryJobResult> {
   const now = deps.now ?? Date.now;
   const data = job.data;
-  if (data.v !== 1) {
+  if (!isKnownDeliveryJob(data)) {
     // A newer payload than this worker knows: leave it for a worker that does.
     throw new UnrecoverableError(`unknown delivery job version ${String((data as { v: unknown }).v)}`);
   }
@@ -112,6 +121,12 @@ export async function processDeliveryJob(
     throw new DelayedError();
   }
   const message = await loading;
+  if (!message) {
+    // A solo job whose body is gone: an earlier run finished the message and was lost before
+    // BullMQ heard of it, or an operator deleted the message. Either way there is nothing to do.
+    deps.logger.info({ ...context }, 'message already finished: nothing left to deliver');
+    return { domain: data.domain, delivered: [], bounced: [], expired: [] };
+  }
   const { body } = message;
   const suppressed = await suppressing;
   const toAttempt = data.recipients.filter((recipient) => !suppressed.has(recipient.address));
@@ -341,6 +356,14 @@ export async function processDeliveryJob(
   await reportRecipients(deps.bounceQueue, message, 'failed', failed);
   for (const entry of failed)
     (entry.status === 'expired' ? result.expired : result.bounced).push(entry.address);
+  if (isSoloDeliveryJob(data)) {
+    // The solo job is the whole message: it finishes it (what a flow's message job does). A crash
+    // after this and before BullMQ completes the job reruns it, and the rerun finds no body.
+    const { sentMark: lastMark, ...finished } = result;
+    await deleteMessageBody(deps.redis, data.messageId, lastMark ? [lastMark] : []);
+    deps.logger.info({ messageId: data.messageId, results: [finished] }, 'message finished');
+    return finished;
+  }
   return result;
 }
 
@@ -370,8 +393,17 @@ function attemptInput(data: DeliveryJobData, body: Buffer) {
   return { domain: data.domain, sender: data.sender, dsn: data.dsn, recipients: data.recipients, body };
 }
 
-async function loadMessage(job: Job<DeliveryJobData>, redis: Redis): Promise<Message> {
-  const parentId = job.parent?.id ?? job.data.messageId;
+/**
+ * The message of a delivery job: a solo job carries it (only the body is read), a flow's child
+ * reads its parent. Undefined for a solo job whose body is gone (its message is finished).
+ */
+async function loadMessage(job: Job<DeliveryJobData>, redis: Redis): Promise<Message | undefined> {
+  const data = job.data;
+  if (isSoloDeliveryJob(data)) {
+    const body = await redis.getBuffer(messageBodyKey(data.messageId));
+    return body === null ? undefined : fromMessageJobData(data.message, body);
+  }
+  const parentId = job.parent?.id ?? data.messageId;
   const message = await loadQueuedMessage(redis, parentId);
   if (!message) throw new UnrecoverableError(`message ${parentId} not found for delivery job ${job.id}`);
   return message;

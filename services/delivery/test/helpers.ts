@@ -10,6 +10,8 @@ import {
   type BounceJobData,
   createFlowMessageWriter,
   createRedisConnection,
+  deliveryJobId,
+  isSoloDeliveryJob,
   QUEUE_NAMES,
   QUEUE_PREFIX,
   waitForRedis,
@@ -165,10 +167,19 @@ export class DeliveryWorld {
     return jobs.map((job) => job.data as BounceJobData).filter((data) => data.event === event);
   }
 
-  /** Resolves once the message's flow is finished (its message job completed and removed). */
+  /**
+   * Resolves once the message is finished: a flow's message job completed and removed, or a
+   * one-domain message's solo delivery job completed.
+   */
   async waitForMessageDone(id: string, timeoutMs = 15_000): Promise<void> {
-    const queue = this.queue('message');
-    await waitFor(async () => (await queue.getJob(id)) === undefined, timeoutMs, `message ${id} finished`);
+    const [message, delivery] = [this.queue('message'), this.queue('delivery')];
+    const finished = async () => {
+      if (await message.getJob(id)) return false;
+      const solo = await delivery.getJob(deliveryJobId(id, 0));
+      if (!solo || !isSoloDeliveryJob(solo.data)) return true;
+      return (await solo.getState()) === 'completed';
+    };
+    await waitFor(finished, timeoutMs, `message ${id} finished`);
   }
 
   async stop(): Promise<void> {

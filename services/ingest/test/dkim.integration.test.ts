@@ -4,7 +4,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { MessageJobData } from '@outpost/queue';
 import { startDnsServer, submitMessage, type TestDnsServer, TestRedis } from '@outpost/testing';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { createDkimSigner, generateDkimKey, loadDkimKeys, writeDkimKey } from '../src/index.ts';
@@ -126,7 +125,7 @@ test('ingest signs before storing: the queued message verifies, and the record s
       to: ['bob@example.org'],
       message: 'From: alice@other.test\r\nSubject: x\r\n\r\nx\r\n',
     });
-    const other = (await queues.message.getJob(queuedIdOf(unsigned.response)))!.data as MessageJobData;
+    const other = await queues.envelope(queuedIdOf(unsigned.response));
     assert.deepEqual(other.dkim, { signatures: [], note: 'no DKIM key for other.test' });
   } finally {
     await queues.close();

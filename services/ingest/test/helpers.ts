@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { loadConfig } from '@outpost/config';
 import type { Message } from '@outpost/core';
-import { loadQueuedMessage, QUEUE_NAMES, QUEUE_PREFIX } from '@outpost/queue';
+import {
+  type DeliveryJobData,
+  deliveryJobId,
+  isSoloDeliveryJob,
+  loadQueuedMessage,
+  type MessageJobData,
+  QUEUE_NAMES,
+  QUEUE_PREFIX,
+} from '@outpost/queue';
 import { createLogger } from '@outpost/telemetry';
 import type { TestRedis } from '@outpost/testing';
 import { Queue } from 'bullmq';
@@ -42,6 +50,19 @@ export function openQueues(redis: TestRedis) {
       const message = await loadQueuedMessage(connection, id);
       assert.ok(message, `message ${id} is queued`);
       return message;
+    },
+    /** The envelope ingest stored: the message job's payload, or the solo delivery job's (one domain). */
+    async envelope(id: string): Promise<MessageJobData> {
+      const parent = await message.getJob(id);
+      if (parent) return parent.data as MessageJobData;
+      const solo = await delivery.getJob(deliveryJobId(id, 0));
+      assert.ok(solo && isSoloDeliveryJob(solo.data), `message ${id} is queued`);
+      return solo.data.message;
+    },
+    /** Messages queued and not started: flows and solo delivery jobs alike, by message id. */
+    async queuedMessages(): Promise<number> {
+      const jobs = await delivery.getJobs(['waiting', 'delayed', 'prioritized', 'waiting-children']);
+      return new Set(jobs.map((job) => (job.data as DeliveryJobData).messageId)).size;
     },
     async counts() {
       return {

@@ -407,7 +407,7 @@ describe('HTTP API: POST /v1/messages', () => {
     assert.equal(second.status, 202);
     assert.deepEqual(second.json, first.json);
     assert.equal(second.headers.get('idempotent-replayed'), 'true');
-    assert.equal((await queues.message.getJobCounts())['waiting-children'], 1, 'one message queued');
+    assert.equal(await queues.queuedMessages(), 1, 'one message queued');
 
     const reused = await postMessage(port, { ...message, subject: 'different' }, { headers });
     assert.equal(reused.status, 422);
@@ -415,7 +415,7 @@ describe('HTTP API: POST /v1/messages', () => {
     const otherKey = await postMessage(port, message, { headers: { 'idempotency-key': 'order-1002' } });
     assert.equal(otherKey.status, 202);
     assert.notEqual(otherKey.json.id, first.json.id);
-    assert.equal((await queues.message.getJobCounts())['waiting-children'], 2);
+    assert.equal(await queues.queuedMessages(), 2);
   });
 
   test('Idempotency-Key: concurrent duplicates store one message; the others get the same answer or 409', async () => {
@@ -437,7 +437,7 @@ describe('HTTP API: POST /v1/messages', () => {
       assert.equal(answer.json.error.code, 'idempotency_in_progress');
       assert.equal(answer.headers.get('retry-after'), '1');
     }
-    assert.equal((await queues.message.getJobCounts())['waiting-children'], 1);
+    assert.equal(await queues.queuedMessages(), 1);
   });
 
   test('Idempotency-Key: a refused request does not take the key', async () => {
@@ -474,7 +474,7 @@ describe('HTTP API: POST /v1/messages', () => {
     assert.equal(limited.json.error.code, 'rate_limited');
     const retryAfter = Number(limited.headers.get('retry-after'));
     assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
-    assert.equal((await queues.message.getJobCounts())['waiting-children'], 3);
+    assert.equal(await queues.queuedMessages(), 3);
     const counter = await redis.client().pttl('{outpost}:ingest:rate:http:limited');
     assert.ok(counter > 0 && counter <= 60_000, 'the shared counter lives in Redis with a TTL');
     assert.equal((await postMessage(port, { ...message, from: 'alice@example.com' })).status, 202);
@@ -519,7 +519,7 @@ describe('HTTP API: POST /v1/messages', () => {
       202,
       'admitted once the slow one is done',
     );
-    assert.equal((await queues.message.getJobCounts())['waiting-children'], 3);
+    assert.equal(await queues.queuedMessages(), 3);
   });
 
   test('health and readiness answer; unknown paths get the error shape', async () => {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { MessageJobData } from '@outpost/queue';
 import { type SubmitError, submitMessage, TestRedis } from '@outpost/testing';
 import { openQueues, queuedIdOf, startTestIngest, testMessage, totalJobs } from './helpers.ts';
 import { greetedSession, writeUsersFile } from './smtp-helpers.ts';
@@ -75,8 +74,7 @@ describe('relay control', () => {
       to: ['postmaster@Ours.Test'],
       message: testMessage('inbound'),
     });
-    const job = await queues.message.getJob(queuedIdOf(result.response));
-    const data = job!.data as MessageJobData;
+    const data = await queues.envelope(queuedIdOf(result.response));
     assert.deepEqual(
       data.recipients.map((recipient) => recipient.address),
       ['postmaster@ours.test'],

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { MessageJobData } from '@outpost/queue';
 import { submitMessage, TestRedis } from '@outpost/testing';
 import { openQueues, queuedIdOf, startTestIngest, testMessage } from './helpers.ts';
 import { greetedSession, SmtpSession } from './smtp-helpers.ts';
@@ -38,8 +37,7 @@ describe('TLS: implicit TLS and STARTTLS', () => {
       to: ['bob@example.org'],
       message: testMessage('implicit tls'),
     });
-    const job = await queues.message.getJob(queuedIdOf(result.response));
-    assert.equal((job!.data as MessageJobData).client.tls, true);
+    assert.equal((await queues.envelope(queuedIdOf(result.response))).client.tls, true);
   });
 
   test('STARTTLS injection: commands pipelined behind STARTTLS are discarded, never executed', async () => {

@@ -32,8 +32,7 @@ describe('SMTPUTF8 (RFC 6531) and internationalized domains', () => {
     session.write(utf8(message));
     const reply = await session.reply();
     assert.match(reply, /^250 /);
-    const job = await queues.message.getJob(queuedIdOf(reply));
-    return job!.data as MessageJobData;
+    return queues.envelope(queuedIdOf(reply));
   }
 
   test('UTF-8 addresses with SMTPUTF8 are accepted; domains are stored as A-labels', async () => {

@@ -10,6 +10,7 @@ import {
   findMessageJobs,
   isPending,
   type OutpostQueues,
+  type QueuedMessage,
 } from './message-jobs.ts';
 import { emitReturnedEvents, reportReturned, returnedRecipients } from './operator-return.ts';
 
@@ -117,13 +118,13 @@ export function createMessageActions(deps: ActionDeps) {
   /** delete and bounce take the whole flow away; BullMQ refuses atomically while any job of it is locked. */
   async function removeFlow(
     messageId: string,
-    message: Job,
+    message: QueuedMessage,
     pending: readonly DeliveryJobState[],
   ): Promise<ActionResult | undefined> {
     const busy = refuse('busy', `message ${messageId} is being attempted right now: try again in a moment`);
     if (pending.some((entry) => entry.state === 'active')) return busy;
     try {
-      await message.remove({ removeChildren: true });
+      await message.remove();
     } catch {
       return busy;
     }

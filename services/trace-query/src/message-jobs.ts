@@ -3,6 +3,7 @@ import {
   controlKeys,
   type DeliveryJobData,
   deliveryJobId,
+  isSoloDeliveryJob,
   type MessageJobData,
   QUEUE_NAMES,
   QUEUE_PREFIX,
@@ -43,22 +44,39 @@ export interface DeliveryJobState {
 /** A delivery job that still has work: anything but completed (failed ones are swept back). */
 export const isPending = (entry: DeliveryJobState): boolean => entry.state !== 'completed';
 
+/** A queued message: its envelope, and how to take it out of the queue with all its jobs. */
+export interface QueuedMessage {
+  data: MessageJobData;
+  /** Removes the message's jobs; BullMQ refuses (throws) while one of them is locked. */
+  remove(): Promise<void>;
+}
+
 /**
- * A message's flow: the message job (absent once the message is finished) and its delivery jobs,
- * one per domain with ids `<id>.d<n>` in the envelope's first-seen domain order.
+ * A message's jobs: the message (absent once it is finished) and its delivery jobs. A message for
+ * several domains is a flow, the message job and one delivery job per domain with ids `<id>.d<n>`
+ * in the envelope's first-seen domain order; a message for one domain is one solo delivery job
+ * `<id>.d0` that carries the envelope (DeliveryJobDataV2). A completed solo job is kept a while
+ * (removeOnComplete), but its message is finished.
  */
 export async function findMessageJobs(
   queues: OutpostQueues,
   messageId: string,
-): Promise<{ message?: Job<MessageJobData>; deliveries: DeliveryJobState[] }> {
-  const message = await queues.message.getJob(messageId);
-  if (!message) return { deliveries: [] };
-  const domains = groupRecipientsByDomain(message.data.recipients).size;
+): Promise<{ message?: QueuedMessage; deliveries: DeliveryJobState[] }> {
+  const parent = await queues.message.getJob(messageId);
+  if (!parent) {
+    const job = await queues.delivery.getJob(deliveryJobId(messageId, 0));
+    if (!job || !isSoloDeliveryJob(job.data)) return { deliveries: [] };
+    const state = await job.getState();
+    if (state === 'completed') return { deliveries: [{ job, state }] };
+    return { message: { data: job.data.message, remove: () => job.remove() }, deliveries: [{ job, state }] };
+  }
+  const domains = groupRecipientsByDomain(parent.data.recipients).size;
   const jobs = await Promise.all(
     Array.from({ length: domains }, (_, index) => queues.delivery.getJob(deliveryJobId(messageId, index))),
   );
   const deliveries: DeliveryJobState[] = [];
   for (const job of jobs) if (job) deliveries.push({ job, state: await job.getState() });
+  const message = { data: parent.data, remove: () => parent.remove({ removeChildren: true }) };
   return { message, deliveries };
 }
 

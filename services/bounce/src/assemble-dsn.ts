@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import type { ComposedDsn } from '@outpost/core';
 import { formatRfc5322Date } from '@outpost/core';
 import MimeNode from 'nodemailer/lib/mime-node';
@@ -57,7 +58,7 @@ export async function assembleDsn(
  * folded Received: line).
  */
 function passThroughPart(root: MimeNode, contentType: string, content: Buffer): void {
-  const eightBit = content.some((byte) => byte > 0x7f);
+  const eightBit = !isAscii(content);
   const head = `Content-Type: ${contentType}\r\nContent-Transfer-Encoding: ${eightBit ? '8bit' : '7bit'}\r\n\r\n`;
   root.createChild(contentType).setRaw(Buffer.concat([Buffer.from(head), content]));
 }

@@ -352,19 +352,27 @@ export async function processDeliveryJob(
       throw new DelayedError();
     }
   }
-  await record('expired');
-  await reportRecipients(deps.bounceQueue, message, 'failed', failed);
   for (const entry of failed)
     (entry.status === 'expired' ? result.expired : result.bounced).push(entry.address);
-  if (isSoloDeliveryJob(data)) {
-    // The solo job is the whole message: it finishes it (what a flow's message job does). A crash
-    // after this and before BullMQ completes the job reruns it, and the rerun finds no body.
-    const { sentMark: lastMark, ...finished } = result;
-    await deleteMessageBody(deps.redis, data.messageId, lastMark ? [lastMark] : []);
-    deps.logger.info({ messageId: data.messageId, results: [finished] }, 'message finished');
-    return finished;
+  if (!isSoloDeliveryJob(data)) {
+    await record('expired');
+    await reportRecipients(deps.bounceQueue, message, 'failed', failed);
+    return result;
   }
-  return result;
+  // The solo job is the whole message: it finishes it (what a flow's message job does). A crash
+  // after the body is gone and before BullMQ completes the job reruns it, and the rerun finds no
+  // body: so the body goes only once nothing is left to report. With no failure to report, the
+  // delete goes in the same turn as the attempt record: one write to Redis, one fsync.
+  const { sentMark: lastMark, ...finished } = result;
+  const finish = () => deleteMessageBody(deps.redis, data.messageId, lastMark ? [lastMark] : []);
+  if (failed.length === 0) await Promise.all([record('expired'), finish()]);
+  else {
+    await record('expired');
+    await reportRecipients(deps.bounceQueue, message, 'failed', failed);
+    await finish();
+  }
+  deps.logger.info({ messageId: data.messageId, results: [finished] }, 'message finished');
+  return finished;
 }
 
 /** What the delivery log shows about the message itself (first attempt of any of its domains). */

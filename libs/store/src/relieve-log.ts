@@ -1,3 +1,4 @@
+import { redisScript } from '@outpost/queue';
 import type { Redis } from 'ioredis';
 import { logKeys } from './keys.ts';
 
@@ -10,7 +11,7 @@ import { logKeys } from './keys.ts';
  *
  * KEYS: records, sizes, bytes, then each record's key; ARGV: wanted, then the ids in KEYS' order.
  */
-const DROP_RECORDS = `
+const DROP_RECORDS = redisScript(`
 local wanted = tonumber(ARGV[1])
 local dropped, bytes = 0, 0
 for i = 2, #ARGV do
@@ -26,7 +27,7 @@ end
 local left
 if bytes > 0 then left = redis.call('DECRBY', KEYS[3], bytes) else left = tonumber(redis.call('GET', KEYS[3]) or '0') end
 return {dropped, bytes, left}
-`;
+`);
 
 export interface LogRelief {
   records: number;
@@ -56,7 +57,7 @@ export async function relieveLog(redis: Redis, bytes: number, batchSize = 100): 
     if (ids.length === 0) break;
     const keys = [logKeys.records, logKeys.sizes, logKeys.bytes, ...ids.map(logKeys.record)];
     const wanted = String(bytes - relief.bytes);
-    const [records, freed, left] = (await redis.eval(DROP_RECORDS, keys.length, ...keys, wanted, ...ids)) as [
+    const [records, freed, left] = (await DROP_RECORDS.run(redis, keys, [wanted, ...ids])) as [
       number,
       number,
       number,

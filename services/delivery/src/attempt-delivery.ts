@@ -89,6 +89,12 @@ export interface AttemptReport {
   destination?: string;
   /** The receiver's MTA-STS policy, when one (enforce or testing) applied. */
   mtaSts?: MtaStsEntry;
+  /**
+   * The destination window's update after the sessions (adaptDestination), already sent. It never
+   * rejects. The caller awaits it with its own next write, so both share one turn of Redis (one
+   * fsync) instead of waiting for each in turn.
+   */
+  windowUpdate?: Promise<void>;
 }
 
 /**
@@ -140,9 +146,6 @@ export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): P
       await lease?.release();
     }
   }
-  if (deps.limiter && attempt.sessions.length > 0) {
-    await adaptDestination(deps.limiter, destination, attempt.sessions, deps.pauseMs);
-  }
   // Nobody was even tried: the route's own problem is every recipient's outcome.
   if (attempt.sessions.length === 0) {
     return withPolicy(
@@ -151,7 +154,10 @@ export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): P
       ),
     );
   }
-  return withPolicy({ ...attempt.report(), destination });
+  const windowUpdate = deps.limiter
+    ? adaptDestination(deps.limiter, destination, attempt.sessions, deps.pauseMs)
+    : undefined;
+  return withPolicy({ ...attempt.report(), destination, ...(windowUpdate && { windowUpdate }) });
 }
 
 /** The recipients' outcomes so far and the sessions held, for one attempt. */

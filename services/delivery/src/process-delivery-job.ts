@@ -146,6 +146,8 @@ export async function processDeliveryJob(
   const started = now();
   let sessions: SessionRecord[] = [];
   let mtaSts: MtaStsEntry | undefined;
+  // The destination window's update, awaited with the attempt record (AttemptReport.windowUpdate).
+  let windowUpdate: Promise<void> | undefined;
   if (toAttempt.length === 0) {
     // Everyone is suppressed: nothing to attempt.
   } else if (now() >= data.expiresAt) {
@@ -208,10 +210,12 @@ export async function processDeliveryJob(
       await job.moveToDelayed(at, token);
       throw new DelayedError();
     }
+    windowUpdate = report.windowUpdate;
     if (takenOver) {
       // The run that owns the job now records, re-schedules and reports; this one only stops
       // (BullMQ refuses its moves anyway: the lock holds the other run's token).
       deps.logger.warn({ ...context }, 'job taken over by another run: final dot withheld, nothing recorded');
+      await windowUpdate;
       throw new JobTakenOverError();
     }
     logAttempt(deps.logger, context, report);
@@ -255,7 +259,7 @@ export async function processDeliveryJob(
         (error: unknown) => deps.logger.warn({ err: error, ...context }, 'webhook events not queued'),
       );
     }
-    if (!deps.log) return;
+    if (!deps.log) return windowUpdate;
     // The message's query metadata goes with its first record, not before the session: issued in
     // the same turn, both share one write to Redis and one fsync of its log.
     const metaWritten = data.attempts === 0 ? writeMessageMeta(deps.log, message).catch(() => {}) : undefined;
@@ -272,7 +276,7 @@ export async function processDeliveryJob(
       statusOf,
       maxTranscriptBytes: deps.maxTranscriptBytes ?? 32 * 1024,
     }).catch((error: unknown) => deps.logger.warn({ err: error, ...context }, 'delivery log write failed'));
-    await Promise.all([metaWritten, recorded]);
+    await Promise.all([metaWritten, recorded, windowUpdate]);
   };
   const failed: ReportedRecipient[] = [];
   const deliveredWithNotify: ReportedRecipient[] = [];

@@ -358,23 +358,20 @@ export async function processDeliveryJob(
   }
   for (const entry of failed)
     (entry.status === 'expired' ? result.expired : result.bounced).push(entry.address);
-  if (!isSoloDeliveryJob(data)) {
-    await record('expired');
-    await reportRecipients(deps.bounceQueue, message, 'failed', failed);
-    return result;
-  }
-  // The solo job is the whole message: it finishes it (what a flow's message job does). A crash
+  // A solo job is the whole message: it finishes it (what a flow's message job does). A crash
   // after the body is gone and before BullMQ completes the job reruns it, and the rerun finds no
   // body: so the body goes only once nothing is left to report. With no failure to report, the
   // delete goes in the same turn as the attempt record: one write to Redis, one fsync.
+  const solo = isSoloDeliveryJob(data);
   const { sentMark: lastMark, ...finished } = result;
-  const finish = () => deleteMessageBody(deps.redis, data.messageId, lastMark ? [lastMark] : []);
-  if (failed.length === 0) await Promise.all([record('expired'), finish()]);
+  const finishMessage = () => deleteMessageBody(deps.redis, data.messageId, lastMark ? [lastMark] : []);
+  if (solo && failed.length === 0) await Promise.all([record('expired'), finishMessage()]);
   else {
     await record('expired');
     await reportRecipients(deps.bounceQueue, message, 'failed', failed);
-    await finish();
+    if (solo) await finishMessage();
   }
+  if (!solo) return result;
   deps.logger.info({ messageId: data.messageId, results: [finished] }, 'message finished');
   return finished;
 }

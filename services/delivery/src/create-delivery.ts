@@ -4,7 +4,6 @@ import { createDnsResolver, type DnsResolver } from '@outpost/dns';
 import {
   assertNoEviction,
   createRedisConnection,
-  deleteMessageBody,
   QUEUE_NAMES,
   QUEUE_PREFIX,
   startFailedJobSweeper,
@@ -17,6 +16,7 @@ import type { AttemptDeps } from './attempt-delivery.ts';
 import { createConnectionPool } from './connection-pool.ts';
 import { createDeliveryMetrics } from './delivery-metrics.ts';
 import { createDestinationLimiter } from './destination-limiter.ts';
+import { finishMessage } from './finish-message.ts';
 import { isRedisOutOfMemory, startMemoryRelief, warnIfLogBudgetDoesNotFit } from './memory-relief.ts';
 import { createMtaSts } from './mta-sts/create-mta-sts.ts';
 import { type DeliveryJobResult, processDeliveryJob } from './process-delivery-job.ts';
@@ -152,12 +152,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
     QUEUE_NAMES.message,
     async (job) => {
       const results = Object.values(await job.getChildrenValues<DeliveryJobResult>());
-      const marks = results.flatMap((result) => (result?.sentMark ? [result.sentMark] : []));
-      if (job.id) await deleteMessageBody(own, job.id, marks);
-      logger.info(
-        { messageId: job.id, results: results.map(({ sentMark: _mark, ...result }) => result) },
-        'message finished',
-      );
+      if (job.id) await finishMessage(own, logger, job.id, results);
       return { domains: results.length };
     },
     { ...workerOptions, concurrency: 10 },

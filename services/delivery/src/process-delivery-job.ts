@@ -9,7 +9,6 @@ import {
 } from '@outpost/core';
 import type { DeliveryJobData, ReportedRecipient, SuppressionEntry } from '@outpost/queue';
 import {
-  deleteMessageBody,
   findSuppressed,
   fromMessageJobData,
   isKnownDeliveryJob,
@@ -31,6 +30,7 @@ import {
 import { recordAttempt } from './attempt-record.ts';
 import { annotateAttemptSpan, recordSessionSpans, tracedResolver } from './attempt-spans.ts';
 import type { DeliveryMetrics } from './delivery-metrics.ts';
+import { finishMessage } from './finish-message.ts';
 import { preflight } from './job-preflight.ts';
 import { rememberDestination } from './operator-controls.ts';
 import { diagnosticOf, logAttempt, toReportedRecipient } from './record-outcomes.ts';
@@ -363,16 +363,16 @@ export async function processDeliveryJob(
   // body: so the body goes only once nothing is left to report. With no failure to report, the
   // delete goes in the same turn as the attempt record: one write to Redis, one fsync.
   const solo = isSoloDeliveryJob(data);
-  const { sentMark: lastMark, ...finished } = result;
-  const finishMessage = () => deleteMessageBody(deps.redis, data.messageId, lastMark ? [lastMark] : []);
-  if (solo && failed.length === 0) await Promise.all([record('expired'), finishMessage()]);
+  const finish = () => finishMessage(deps.redis, deps.logger, data.messageId, [result]);
+  if (solo && failed.length === 0) await Promise.all([record('expired'), finish()]);
   else {
     await record('expired');
     await reportRecipients(deps.bounceQueue, message, 'failed', failed);
-    if (solo) await finishMessage();
+    if (solo) await finish();
   }
   if (!solo) return result;
-  deps.logger.info({ messageId: data.messageId, results: [finished] }, 'message finished');
+  // Its mark is gone with the body: nothing is left for a message job to delete.
+  const { sentMark: _deleted, ...finished } = result;
   return finished;
 }
 

@@ -56,6 +56,12 @@ export class SmtpChannel {
   /** Extensions from the EHLO reply, kept for later transactions on the same connection. */
   extensions: string[] = [];
   transactions = 0;
+  /**
+   * The last transaction ended with the server's reply to its final dot, which clears the server's
+   * transaction state (RFC 5321 §4.1.1.4: "on the completion of this command these buffers are
+   * cleared"): the next MAIL may follow without RSET. False after a refused or broken transaction.
+   */
+  readyForMail = false;
   /** What TLS the connection got (set once connected, or when connecting failed). */
   tlsSession: TlsSessionInfo = { offered: false, established: false };
   #recorder: TranscriptRecorder;

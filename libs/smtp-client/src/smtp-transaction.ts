@@ -98,18 +98,26 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
   const sawGreeting = () =>
     transcript.lines.some((line) => line.direction === 'S' && line.text.startsWith('220'));
 
+  // A kept connection whose last transaction ended cleanly carries the next MAIL at once (as
+  // nodemailer's own pool does); otherwise RSET first. Either way, a connection the server has
+  // dropped meanwhile is replaced by a new one.
+  let reusedWithoutReset: { linesBefore: number } | undefined;
   if (options.reuse?.open) {
-    // A kept connection: RSET, and if the server no longer wants it, fall back to a new one.
     channel = options.reuse;
     channel.recorder = transcript;
     transcript.note(`reusing the connection to ${options.mxHost} [${options.address}]:${options.port}`);
-    try {
-      await channel.reset();
+    if (channel.readyForMail) {
+      reusedWithoutReset = { linesBefore: transcript.lines.length };
       greeted = true;
-    } catch {
-      transcript.note('the kept connection is gone; connecting again');
-      channel.close();
-      channel = undefined;
+    } else {
+      try {
+        await channel.reset();
+        greeted = true;
+      } catch {
+        transcript.note('the kept connection is gone; connecting again');
+        channel.close();
+        channel = undefined;
+      }
     }
   } else options.reuse?.close();
 
@@ -170,6 +178,7 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
   }
 
   channel.transactions++;
+  channel.readyForMail = false;
   let withheld: Error | undefined;
   const hook = options.beforeFinalDot;
   const message = hook
@@ -199,6 +208,7 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
         (error, result) => done(error, result),
       ),
     );
+    channel.readyForMail = true;
     return finish(recipientEventsOfSuccess(options.recipients, info));
   } catch (error) {
     if (withheld) {
@@ -225,10 +235,43 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
       bodySent: transcript.bodySent,
       stage: stageFromTranscript(transcript.lines),
     });
+    if (
+      reusedWithoutReset &&
+      keptConnectionWasGone(transcript, reusedWithoutReset.linesBefore, sessionEvent)
+    ) {
+      // Nothing of this transaction was accepted: the server had closed the kept connection (idle
+      // timeout, restart). Not the message's failure: run it again on a new connection, once.
+      transcript.note('the kept connection is gone; connecting again');
+      keep = false;
+      finish([]);
+      const { reuse: _gone, ...withoutReuse } = options;
+      const fresh = await runSmtpTransaction(withoutReuse);
+      return {
+        ...fresh,
+        transcript: [...transcript.lines, ...fresh.transcript],
+        durationMs: Date.now() - started,
+      };
+    }
     return finish(
       options.recipients.map((address) => ({ address, event: refused.get(address) ?? sessionEvent })),
     );
   }
+}
+
+/**
+ * A transaction on a kept connection (sent without RSET) failed before the server accepted any of
+ * it: a network failure or a 421, and no other reply since the reuse. With PIPELINING the MAIL,
+ * RCPT and DATA went out together, so the body was never sent.
+ */
+function keptConnectionWasGone(
+  transcript: TranscriptRecorder,
+  linesBefore: number,
+  event: DeliveryEvent,
+): boolean {
+  if (transcript.bodySent || !endsSession(event)) return false;
+  return transcript.lines
+    .slice(linesBefore)
+    .every((line) => line.direction !== 'S' || line.text.startsWith('421'));
 }
 
 /** After these the connection is not worth keeping: the server closed it, or will. */

@@ -209,7 +209,7 @@ test('a message larger than the SIZE the server announces bounces with 5.3.4 wit
   }
 });
 
-test('a kept connection carries the next transaction after RSET: one session, two messages', async () => {
+test('a kept connection carries the next transaction at once after a delivered one: one session, two messages', async () => {
   const target = await receiver({}, '127.0.0.8');
   const first = await runSmtpTransaction(options(target, { recipients: ['bob@dest.test'], keepOpen: true }));
   assert.ok(first.channel, 'the healthy connection is handed back');
@@ -218,9 +218,54 @@ test('a kept connection carries the next transaction after RSET: one session, tw
   );
   assert.equal(classify(second.recipients[0]!.event).verdict, 'delivered');
   assert.equal(second.channel, undefined, 'closed when not asked to keep it');
-  assert.match(second.transcript.map((line) => line.text).join('\n'), /reusing the connection[\s\S]*RSET/);
+  const text = second.transcript.map((line) => line.text).join('\n');
+  // RFC 5321 §4.1.1.4: the reply to the final dot cleared the server's state; no RSET needed.
+  assert.match(text, /reusing the connection[^\n]*\nMAIL FROM/);
+  assert.doesNotMatch(text, /RSET/);
   await target.waitForMessages(2);
   assert.equal(target.sessions, 1);
+});
+
+test('a kept connection whose last transaction was refused is reset before the next (RFC 5321 §4.1.1.5)', async () => {
+  const target = await receiver(
+    { rcpt: ({ address }) => (address === 'nobody@dest.test' ? '550 5.1.1 no such user' : undefined) },
+    '127.0.0.12',
+  );
+  const refused = await runSmtpTransaction(
+    options(target, { recipients: ['nobody@dest.test'], keepOpen: true }),
+  );
+  assert.equal(classify(refused.recipients[0]!.event).verdict, 'bounced');
+  assert.ok(refused.channel, 'a refusal leaves the connection usable');
+  const next = await runSmtpTransaction(
+    options(target, { recipients: ['carol@dest.test'], reuse: refused.channel }),
+  );
+  assert.equal(classify(next.recipients[0]!.event).verdict, 'delivered');
+  assert.match(next.transcript.map((line) => line.text).join('\n'), /reusing the connection[^\n]*\nRSET/);
+  assert.equal(target.sessions, 1);
+});
+
+test('a kept connection the server drops at the next MAIL: the message goes out on a new one', async () => {
+  const target = await receiver({}, '127.0.0.13');
+  const first = await runSmtpTransaction(options(target, { recipients: ['bob@dest.test'], keepOpen: true }));
+  assert.ok(first.channel);
+  target.script = { mail: ({ session }) => (session === 1 ? { action: 'disconnect' } : undefined) };
+  const second = await runSmtpTransaction(
+    options(target, { recipients: ['carol@dest.test'], reuse: first.channel }),
+  );
+  assert.equal(classify(second.recipients[0]!.event).verdict, 'delivered');
+  const text = second.transcript.map((line) => line.text).join('\n');
+  assert.match(
+    text,
+    /reusing the connection[\s\S]*the kept connection is gone; connecting again[\s\S]*connecting to/,
+  );
+  const messages = await target.waitForMessages(2);
+  assert.deepEqual(
+    messages.map((message) => [message.session, message.to.join()]),
+    [
+      [1, 'bob@dest.test'],
+      [2, 'carol@dest.test'],
+    ],
+  );
 });
 
 test('a kept connection the server has dropped is replaced by a new one', async () => {

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { type Context, context, type Span, TraceFlags, type Tracer, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
@@ -36,7 +37,7 @@ export function setupTracing(options: {
   else if (endpoint) {
     // The generic variable names the collector's base URL; the traces variable the full URL.
     const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${endpoint.replace(/\/$/, '')}/v1/traces`;
-    processor = new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url }) });
+    processor = new BatchSpanProcessor({ exporter: new (otlpExporterClass())({ url }) });
   }
   if (!processor) {
     return { tracer: trace.getTracer('outpost'), shutdown: async () => {}, forceFlush: async () => {} };
@@ -50,6 +51,17 @@ export function setupTracing(options: {
     shutdown: () => provider.shutdown(),
     forceFlush: () => provider.forceFlush(),
   };
+}
+
+/**
+ * The OTLP exporter, loaded only when an endpoint is configured: it and its protobuf and HTTP
+ * dependencies cost every process several MB of memory that a process without export never uses.
+ */
+function otlpExporterClass(): typeof OTLPTraceExporter {
+  const require = createRequire(import.meta.url);
+  return (
+    require('@opentelemetry/exporter-trace-otlp-http') as { OTLPTraceExporter: typeof OTLPTraceExporter }
+  ).OTLPTraceExporter;
 }
 
 /** W3C traceparent of a span (RFC-style "00-<trace>-<span>-<flags>"), undefined for a no-op span. */

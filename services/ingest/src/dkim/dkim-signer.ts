@@ -1,5 +1,5 @@
 import { domainToASCII } from 'node:url';
-import { dkimSign } from 'mailauth/lib/dkim/sign.js';
+import type { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import addressparser from 'nodemailer/lib/addressparser/index.js';
 import type { DkimKey, DkimKeyring } from './dkim-keys.ts';
 
@@ -56,6 +56,10 @@ export function keysFor(ring: DkimKeyring, domain: string, useParent: boolean): 
 
 /** Signs with every key of the From domain: relaxed/relaxed (RFC 6376 §3.4), once, before storing. */
 export function createDkimSigner(ring: DkimKeyring, options: { useParentDomain: boolean }) {
+  // Loaded only when keys are configured: mailauth and its dependencies cost each process ~10 MB.
+  const signer = import('mailauth/lib/dkim/sign.js');
+  // Kept from rejecting unobserved until the first message awaits it.
+  signer.catch(() => {});
   return async (
     message: Buffer,
     fromHeader: string | undefined,
@@ -75,7 +79,7 @@ export function createDkimSigner(ring: DkimKeyring, options: { useParentDomain: 
         algorithm: key.algorithm,
       })),
     } as unknown as Parameters<typeof dkimSign>[1];
-    const result = await dkimSign(message, signOptions);
+    const result = await (await signer).dkimSign(message, signOptions);
     if (!result.signatures) {
       const reason = result.errors?.map((entry) => entry.err?.message).join('; ') ?? 'unknown';
       return { message, outcome: { signatures: [], note: `DKIM signing failed: ${reason}` } };

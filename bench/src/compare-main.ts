@@ -476,6 +476,7 @@ export async function compareBenchmark(argv: string[], quickOnly = false): Promi
             `  run ${run}: p50 ${result.latencyMs.p50.toFixed(1)} ms, p99 ${result.latencyMs.p99.toFixed(1)} ms, ` +
               `max ${result.latencyMs.max.toFixed(0)} ms (after warm-up p99 ${result.steadyLatencyMs.p99.toFixed(1)} ms), ` +
               `offered ${result.offeredPerSecond.toFixed(0)}/s, ${result.delivered}/${result.messages} delivered` +
+              `; over 50 ms: ${describeSlowSeconds(result.slowSeconds)}` +
               `${result.problems.length ? `  PROBLEMS: ${result.problems.join('; ')}` : ''}\n`,
           );
         }
@@ -661,4 +662,13 @@ export async function compareBenchmark(argv: string[], quickOnly = false): Promi
     );
     say(`\nWrote bench/RESULTS.md and results/<date>-<workload>.json\n`);
   }
+}
+
+/** "35 in second 0 (max 255 ms), 1 in second 8 (max 57 ms)": where a latency run's tail is. */
+function describeSlowSeconds(seconds: LatencyRunResult['slowSeconds']): string {
+  if (seconds.length === 0) return 'none';
+  const shown = seconds
+    .slice(0, 6)
+    .map(({ second, count, maxMs }) => `${count} in second ${second} (max ${maxMs.toFixed(0)} ms)`);
+  return `${shown.join(', ')}${seconds.length > 6 ? `, and in ${seconds.length - 6} more seconds` : ''}`;
 }

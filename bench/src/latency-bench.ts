@@ -14,6 +14,8 @@ import { startWorldReceivers } from './world.ts';
 import type { WorldLoadResult } from './world-load.ts';
 
 const WORLD_LOAD_SCRIPT = join('bench', 'src', 'world-load.ts');
+/** The target's bound (issue 9: p99 enqueue-to-delivered <= 50 ms); slower messages are located. */
+const SLOW_MS = 50;
 
 export interface LatencyRunResult {
   run: number;
@@ -24,6 +26,11 @@ export interface LatencyRunResult {
   latencyMs: Latency;
   /** The same without the first 10% of the messages (cold JIT, first connections). */
   steadyLatencyMs: Latency;
+  /**
+   * Where the tail is: per second of the run (counted from the first acceptance), the messages that
+   * took longer than 50 ms (the target) and the slowest of them. A cold start shows as second 0.
+   */
+  slowSeconds: Array<{ second: number; count: number; maxMs: number }>;
   /** Ingest's answer to the final dot, as the injector saw it. */
   acceptMs: Latency;
   /** Messages accepted per second, as offered (checks that the injector kept the pace). */
@@ -93,11 +100,20 @@ export async function runLatencyOnce(settings: {
     const all: number[] = [];
     const steady: number[] = [];
     const warmUp = Math.floor(messages / 10);
+    const slow = new Map<number, { second: number; count: number; maxMs: number }>();
     result.acceptedAt.forEach((acceptedAt, seq) => {
       const delivered = deliveredAt.get(seq);
       if (acceptedAt === null || Number.isNaN(acceptedAt) || delivered === undefined) return;
-      all.push(delivered - acceptedAt);
-      if (seq >= warmUp) steady.push(delivered - acceptedAt);
+      const latency = delivered - acceptedAt;
+      all.push(latency);
+      if (seq >= warmUp) steady.push(latency);
+      if (latency > SLOW_MS) {
+        const second = Math.floor((acceptedAt - result.startedAt) / 1000);
+        const entry = slow.get(second) ?? { second, count: 0, maxMs: 0 };
+        entry.count++;
+        entry.maxMs = Math.max(entry.maxMs, latency);
+        slow.set(second, entry);
+      }
     });
     const sorted = (values: number[]) => values.sort((a, b) => a - b);
     const accepts = result.acceptMs.filter((value) => value !== null && !Number.isNaN(value));
@@ -108,6 +124,7 @@ export async function runLatencyOnce(settings: {
       delivered: deliveredAt.size,
       latencyMs: latencyOf(sorted(all)),
       steadyLatencyMs: latencyOf(sorted(steady)),
+      slowSeconds: [...slow.values()].sort((a, b) => a.second - b.second),
       acceptMs: latencyOf(sorted(accepts)),
       offeredPerSecond: result.accepted / ((result.finishedAt - result.startedAt) / 1000),
       workerRssPeakBytes: Math.max(...stack.rssPeaks().workers),

@@ -13,6 +13,7 @@ import {
   loadWebhookConfig,
 } from '@outpost/config';
 import { parse } from 'yaml';
+import { serviceNodeOptions } from '../bench/src/deployed-node-options.ts';
 import { composeText, dotenvExample, interpolate } from './support/compose-file.ts';
 
 // No Docker engine runs where the tests run, so the compose file is checked as data: the promises
@@ -90,40 +91,62 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 const OUTPOST_SERVICES = ['ingest', 'delivery', 'bounce', 'trace-query'];
 
-/** Every variable libs/config's schemas read (their z.object keys), and the OTel SDK's own. */
+/** Every variable libs/config's schemas read (their z.object keys), the OTel SDK's own, and Node's heap flags. */
 const knownVariables = new Set([
+  'NODE_OPTIONS',
   ...globSync('libs/config/src/*.ts', { cwd: ROOT }).flatMap((file) =>
     [...read(file).matchAll(/^\s{2,}([A-Z][A-Z0-9_]+):/gm)].map((match) => match[1]!),
   ),
   ...[...read('libs/telemetry/src/tracing.ts').matchAll(/\b(OTEL_[A-Z_]+)\b/g)].map((match) => match[1]!),
 ]);
 
-test("the image bounds every process's V8 heap with flags Node accepts, below the pods' memory limit", () => {
-  const options = dockerfile.match(/^ENV NODE_OPTIONS="([^"]*)"$/m)?.[1];
-  assert.ok(options, 'the image sets NODE_OPTIONS');
+/** Checks a NODE_OPTIONS value: flags Node accepts, a heap limit it applies, young-generation size set. */
+function assertHeapFlags(options: string, where: string): number {
   const oldSpaceMb = Number(options.match(/--max-old-space-size=(\d+)/)?.[1]);
-  assert.ok(oldSpaceMb > 0, 'an old-space limit');
-  assert.match(options, /--max-semi-space-size=\d+/);
+  assert.ok(oldSpaceMb > 0, `${where}: an old-space limit`);
+  assert.match(options, /--max-semi-space-size=\d+/, where);
   // Node refuses a misspelt flag in NODE_OPTIONS; the heap limit it reports follows the flag.
   const run = spawnSync(process.execPath, ['-p', 'require("node:v8").getHeapStatistics().heap_size_limit'], {
     env: { ...process.env, NODE_OPTIONS: options },
     encoding: 'utf8',
   });
-  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.status, 0, `${where}: ${run.stderr}`);
   const limitMb = Number(run.stdout) / 2 ** 20;
-  assert.ok(limitMb >= oldSpaceMb && limitMb < oldSpaceMb + 64, `heap limit ${limitMb} MB`);
+  assert.ok(limitMb >= oldSpaceMb && limitMb < oldSpaceMb + 64, `${where}: heap limit ${limitMb} MB`);
+  return oldSpaceMb;
+}
+
+test("every process's V8 heap is bounded with flags Node accepts, below the pods' memory limit", () => {
+  const imageOptions = dockerfile.match(/^ENV NODE_OPTIONS="([^"]*)"$/m)?.[1];
+  assert.ok(imageOptions, 'the image sets NODE_OPTIONS');
+  let largestOldSpaceMb = assertHeapFlags(imageOptions, 'the image');
+  // A service may set its own (the delivery workers: a larger young generation); the same value
+  // in compose and in its Kubernetes manifest, and the one the benchmark runs it with.
+  for (const [name, service] of Object.entries(compose.services)) {
+    const own = (service.environment as Record<string, string> | undefined)?.NODE_OPTIONS;
+    assert.equal(
+      serviceNodeOptions(composeText, name),
+      own,
+      `${name}: the benchmark reads what compose sets`,
+    );
+    if (own === undefined) continue;
+    largestOldSpaceMb = Math.max(largestOldSpaceMb, assertHeapFlags(own, name));
+    const manifest = read(`deploy/k8s/base/${name}.yaml`);
+    const k8sValue = manifest.match(/- name: NODE_OPTIONS\n\s+value: "?([^"\n]*)"?/)?.[1];
+    assert.equal(k8sValue, own, `deploy/k8s/base/${name}.yaml sets the same NODE_OPTIONS as compose`);
+  }
+  assert.ok(
+    serviceNodeOptions(composeText, 'delivery')?.includes('--max-semi-space-size=8'),
+    'the delivery workers run with 8 MB semi-spaces',
+  );
   // Kubernetes kills a pod over its limit; the heap must stop well before, with room for Buffers.
   for (const file of globSync('deploy/k8s/base/*.yaml', { cwd: ROOT })) {
     for (const limit of read(file).matchAll(/limits:\s*\n(?:\s+\w+: \S+\n)*?\s+memory: (\d+)Mi/g)) {
       assert.ok(
-        oldSpaceMb <= Number(limit[1]) * 0.75,
-        `${file}: heap ${oldSpaceMb} MB vs limit ${limit[1]}Mi`,
+        largestOldSpaceMb <= Number(limit[1]) * 0.75,
+        `${file}: heap ${largestOldSpaceMb} MB vs limit ${limit[1]}Mi`,
       );
     }
-  }
-  // No service sets its own: the benchmark measures with the image's (bench/src/deployed-node-options.ts).
-  for (const [name, service] of Object.entries(compose.services)) {
-    assert.equal((service.environment as Record<string, string> | undefined)?.NODE_OPTIONS, undefined, name);
   }
 });
 

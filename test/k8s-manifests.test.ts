@@ -89,8 +89,9 @@ const exampleLiterals = Object.fromEntries(
   example.configMapGenerator![0]!.literals!.map((literal) => literal.split(/=(.*)/s).slice(0, 2)),
 );
 
-/** Every variable libs/config's schemas read (their z.object keys), and the OTel SDK's own. */
+/** Every variable libs/config's schemas read (their z.object keys), the OTel SDK's own, and Node's heap flags. */
 const knownVariables = new Set([
+  'NODE_OPTIONS',
   ...globSync('libs/config/src/*.ts', { cwd: ROOT }).flatMap((file) =>
     [...read(file).matchAll(/^\s{2,}([A-Z][A-Z0-9_]+):/gm)].map((match) => match[1]!),
   ),

@@ -2,23 +2,38 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * The Node flags the image runs every Outpost process with (`ENV NODE_OPTIONS` in
- * deploy/docker/Dockerfile): the benchmark runs its processes with the same, so that their RSS is
- * the one a deployment sees (none when the tree's image sets none). BENCH_NODE_ARGS / BENCH_WORKER_NODE_ARGS come after and win.
+ * The Node flags a deployment runs an Outpost service with: the service's own `NODE_OPTIONS` in
+ * docker-compose.yml when it sets one (the delivery workers do), else the image's (`ENV
+ * NODE_OPTIONS` in deploy/docker/Dockerfile). The benchmark runs its processes with the same, so
+ * that their RSS and GC are the ones a deployment sees (none when the tree sets none).
  */
-export function deployedNodeOptions(codeRoot: string): string[] {
+export function deployedNodeOptions(codeRoot: string, service: 'ingest' | 'delivery'): string[] {
+  const compose = readFileSync(join(codeRoot, 'docker-compose.yml'), 'utf8');
   const dockerfile = readFileSync(join(codeRoot, 'deploy', 'docker', 'Dockerfile'), 'utf8');
-  const match = dockerfile.match(/^ENV NODE_OPTIONS="([^"]*)"$/m);
-  // An older tree (compared with --code-root) ran with Node's defaults.
-  return (match?.[1] ?? '').split(' ').filter(Boolean);
+  // An older tree (compared with --code-root) ran with the image's flags, or Node's defaults.
+  const options =
+    serviceNodeOptions(compose, service) ?? dockerfile.match(/^ENV NODE_OPTIONS="([^"]*)"$/m)?.[1];
+  return (options ?? '').split(' ').filter(Boolean);
 }
 
 /**
- * The flags a benchmarked Outpost process runs with: the image's, then the operator's own for that
- * kind of process (BENCH_NODE_ARGS for ingest, BENCH_WORKER_NODE_ARGS for delivery workers), which
- * come later and so win.
+ * `NODE_OPTIONS` from a service's environment in docker-compose.yml: the lines indented under
+ * `  <service>:` up to the next service. (test/deploy.test.ts checks it against a YAML parser.)
+ */
+export function serviceNodeOptions(composeText: string, service: string): string | undefined {
+  const block = composeText.match(new RegExp(`^  ${service}:\\n((?:(?: {4}.*)?\\n)*)`, 'm'))?.[1];
+  return block?.match(/^ +NODE_OPTIONS: *"?([^"\n]*?)"? *$/m)?.[1];
+}
+
+/**
+ * The flags a benchmarked Outpost process runs with: the deployment's for that service, then the
+ * operator's own for that kind of process (BENCH_NODE_ARGS for ingest, BENCH_WORKER_NODE_ARGS for
+ * delivery workers), which come later and so win.
  */
 export function benchNodeArgs(codeRoot: string, kind: 'ingest' | 'worker'): string[] {
   const extra = process.env[kind === 'ingest' ? 'BENCH_NODE_ARGS' : 'BENCH_WORKER_NODE_ARGS'] ?? '';
-  return [...deployedNodeOptions(codeRoot), ...extra.split(' ').filter(Boolean)];
+  return [
+    ...deployedNodeOptions(codeRoot, kind === 'ingest' ? 'ingest' : 'delivery'),
+    ...extra.split(' ').filter(Boolean),
+  ];
 }

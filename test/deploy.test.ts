@@ -13,7 +13,7 @@ import {
   loadWebhookConfig,
 } from '@outpost/config';
 import { parse } from 'yaml';
-import { serviceNodeOptions } from '../bench/src/deployed-node-options.ts';
+import { deployedEnvironment, serviceNodeOptions } from '../bench/src/deployed-node-options.ts';
 import { composeText, dotenvExample, interpolate } from './support/compose-file.ts';
 
 // No Docker engine runs where the tests run, so the compose file is checked as data: the promises
@@ -135,6 +135,8 @@ test("every process's V8 heap is bounded with flags Node accepts, below the pods
     const k8sValue = manifest.match(/- name: NODE_OPTIONS\n\s+value: "?([^"\n]*)"?/)?.[1];
     assert.equal(k8sValue, own, `deploy/k8s/base/${name}.yaml sets the same NODE_OPTIONS as compose`);
   }
+  // The allocator setting the image makes, which the benchmark's processes get too.
+  assert.deepEqual(deployedEnvironment(ROOT), { MALLOC_ARENA_MAX: '2' });
   assert.ok(
     serviceNodeOptions(composeText, 'delivery')?.includes('--max-semi-space-size=8'),
     'the delivery workers run with 8 MB semi-spaces',

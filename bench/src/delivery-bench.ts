@@ -24,7 +24,7 @@ import {
 } from '@outpost/queue';
 import { freePort, startDnsServer, TestRedis } from '@outpost/testing';
 import { Queue } from 'bullmq';
-import { benchNodeArgs } from './deployed-node-options.ts';
+import { benchNodeArgs, deployedEnvironment } from './deployed-node-options.ts';
 import { commandCounts } from './ingest-bench.ts';
 import { REPO_ROOT, sourceFingerprint } from './machine.ts';
 import {
@@ -350,7 +350,7 @@ export async function runDeliveryOnce(settings: DeliverySettings): Promise<Deliv
       const env = workerEnv(settings, { redisUrl: redis.url, dns: dns.address, port, healthPort });
       workers.push(
         spawnNode(join(codeRoot, CLI_SCRIPT), ['delivery'], {
-          env,
+          env: { ...env, ...deployedEnvironment(codeRoot) },
           nodeArgs: [
             // The image's flags (heap sizing), so that the RSS is the one a deployment sees.
             ...benchNodeArgs(codeRoot, 'worker'),

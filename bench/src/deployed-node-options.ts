@@ -26,6 +26,17 @@ export function serviceNodeOptions(composeText: string, service: string): string
 }
 
 /**
+ * The environment the image sets for the allocator (`ENV MALLOC_*` in deploy/docker/Dockerfile):
+ * the benchmark's Outpost processes get the same, for the same RSS.
+ */
+export function deployedEnvironment(codeRoot: string): Record<string, string> {
+  const dockerfile = readFileSync(join(codeRoot, 'deploy', 'docker', 'Dockerfile'), 'utf8');
+  return Object.fromEntries(
+    [...dockerfile.matchAll(/^ENV (MALLOC_[A-Z_]+)=(\S+)$/gm)].map((match) => [match[1]!, match[2]!]),
+  );
+}
+
+/**
  * The flags a benchmarked Outpost process runs with: the deployment's for that service, then the
  * operator's own for that kind of process (BENCH_NODE_ARGS for ingest, BENCH_WORKER_NODE_ARGS for
  * delivery workers), which come later and so win.

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { generateApiKey } from '@outpost/ingest';
 import { parseRedisInfo } from '@outpost/queue';
 import { TestRedis } from '@outpost/testing';
-import { benchNodeArgs } from './deployed-node-options.ts';
+import { benchNodeArgs, deployedEnvironment } from './deployed-node-options.ts';
 import type { HttpBody, HttpLoadOptions } from './http-load.ts';
 import type { IngestStats } from './ingest-process.ts';
 import { REPO_ROOT, sourceFingerprint } from './machine.ts';
@@ -219,6 +219,7 @@ export async function runOnce(settings: RunSettings): Promise<RunResult> {
         BENCH_STORAGE: settings.storage,
         BENCH_REDIS_PID: String(redis.pid),
         BENCH_REDIS_DIR: redis.dir,
+        ...deployedEnvironment(codeRoot),
       },
       // --expose-gc only lets the heap be weighed after the load; nothing calls gc() during it.
       nodeArgs: [

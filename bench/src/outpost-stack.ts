@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort, TestRedis } from '@outpost/testing';
 import { type DeliverySettings, workerEnv } from './delivery-bench.ts';
-import { benchNodeArgs } from './deployed-node-options.ts';
+import { benchNodeArgs, deployedEnvironment } from './deployed-node-options.ts';
 import { memoryOf, type NodeChild, onAbort, spawnNode } from './processes.ts';
 
 const INGEST_SCRIPT = join('bench', 'src', 'ingest-process.ts');
@@ -88,7 +88,7 @@ export async function startOutpost(options: StackOptions): Promise<OutpostStack>
         port: options.deliveryPort,
         healthPort,
       });
-      Object.assign(env, options.workerEnv);
+      Object.assign(env, deployedEnvironment(options.codeRoot), options.workerEnv);
       const worker = spawnNode(join(options.codeRoot, CLI_SCRIPT), ['delivery'], {
         env,
         nodeArgs: [
@@ -128,6 +128,7 @@ export async function startOutpost(options: StackOptions): Promise<OutpostStack>
           BENCH_STORAGE: 'flow',
           BENCH_REDIS_PID: String(redis.pid),
           BENCH_REDIS_DIR: redis.dir,
+          ...deployedEnvironment(options.codeRoot),
         },
         nodeArgs: ['--expose-gc', ...profileArgs('ingest'), ...benchNodeArgs(options.codeRoot, 'ingest')],
       });

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { type LoadAverage, loadAverage } from './loadavg.ts';
 import { startOutpost } from './outpost-stack.ts';
+import { MX_ADDRESSES } from './peers/zone.ts';
 import { spawnNode, waitForQuietMachine } from './processes.ts';
 import { type Latency, latencyOf } from './stats.ts';
 import type { WorldDns } from './world.ts';
@@ -16,6 +17,8 @@ import type { WorldLoadResult } from './world-load.ts';
 const WORLD_LOAD_SCRIPT = join('bench', 'src', 'world-load.ts');
 /** The target's bound (issue 9: p99 enqueue-to-delivered <= 50 ms); slower messages are located. */
 const SLOW_MS = 50;
+/** Messages the injector sends straight to the receivers before the measured load (~1 s). */
+const INSTRUMENT_WARM_UP_MESSAGES = 1_000;
 
 export interface LatencyRunResult {
   run: number;
@@ -59,6 +62,31 @@ export async function runLatencyOnce(settings: {
   const messages = settings.rate * settings.seconds;
   const problems: string[] = [];
   const receivers = await startWorldReceivers('node', { codeRoot: settings.codeRoot });
+  // The injector and these receivers are Node processes too: they warm up on each other first, so
+  // that compiling their own code takes no CPU from Outpost while it is measured. Outpost starts
+  // after that, and the load begins once it is ready, as before.
+  const load = spawnNode(
+    join(settings.codeRoot, WORLD_LOAD_SCRIPT),
+    [
+      JSON.stringify({
+        host: '127.0.0.1',
+        port: 0,
+        messages,
+        size: settings.size,
+        rate: settings.rate,
+        warmUp: { hosts: MX_ADDRESSES, port: receivers.port, messages: INSTRUMENT_WARM_UP_MESSAGES },
+      }),
+    ],
+    { env: { PATH: process.env.PATH ?? '' } },
+  );
+  const stopInstruments = async () => {
+    await load.stop();
+    await receivers.stop();
+  };
+  await load.nextLine('WARM ', 120_000).catch(async (error: unknown) => {
+    await stopInstruments();
+    throw error;
+  });
   const stack = await startOutpost({
     codeRoot: settings.codeRoot,
     dnsServer: settings.dns.server,
@@ -70,29 +98,21 @@ export async function runLatencyOnce(settings: {
       profileLabel: `latency-run${settings.run}`,
     }),
   }).catch(async (error: unknown) => {
-    await receivers.stop();
+    await stopInstruments();
     throw error;
   });
   try {
-    const load = spawnNode(
-      join(settings.codeRoot, WORLD_LOAD_SCRIPT),
-      [
-        JSON.stringify({
-          host: '127.0.0.1',
-          port: stack.ingest!.port,
-          messages,
-          size: settings.size,
-          rate: settings.rate,
-        }),
-      ],
-      { env: { PATH: process.env.PATH ?? '' } },
-    );
+    load.send(`TARGET ${stack.ingest!.port}`);
     const result = await load.nextLine<WorldLoadResult>('RESULT ', 3_600_000);
     await load.stop();
     if (result.failed > 0) problems.push(`${result.failed} refused: ${result.failures.join(' / ')}`);
     const arrived = await receivers.waitFor(result.accepted, 60_000);
     if (arrived === undefined) problems.push(`only ${receivers.delivered()} of ${result.accepted} arrived`);
     const report = await receivers.report!();
+    if (report.warmUps !== INSTRUMENT_WARM_UP_MESSAGES)
+      problems.push(
+        `the receivers took ${report.warmUps} of ${INSTRUMENT_WARM_UP_MESSAGES} warm-up messages`,
+      );
     const deliveredAt = new Map<number, number>();
     report.seqs.forEach((seq, index) => {
       if (!deliveredAt.has(seq)) deliveredAt.set(seq, report.times[index]!);
@@ -134,6 +154,6 @@ export async function runLatencyOnce(settings: {
     };
   } finally {
     await stack.stop();
-    await receivers.stop();
+    await stopInstruments();
   }
 }

@@ -17,6 +17,7 @@
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { type SmtpReceiver, type SmtpScript, startSmtpReceiver } from '@outpost/testing';
+import { WARM_UP_LABEL } from './world-load.ts';
 
 export const RECEIVER_BEHAVIOURS = ['instant', 'slow', 'retry'] as const;
 export type ReceiverBehaviour = (typeof RECEIVER_BEHAVIOURS)[number];
@@ -38,6 +39,8 @@ export interface ReceiversReport {
   times: number[];
   /** Messages without a readable X-Bench-Seq header (should be 0). */
   unlabelled: number;
+  /** The injector's warm-up messages, taken before the measured load and not in `seqs`. */
+  warmUps: number;
   /** SMTP connections accepted, over all hosts. */
   sessions: number;
   /** RCPT commands answered 451 by the retry script. */
@@ -71,6 +74,8 @@ if (import.meta.main) {
   const seqs: number[] = [];
   const times: number[] = [];
   let unlabelled = 0;
+  /** The injector's warm-up messages (world-load.ts): taken, not recorded. */
+  let warmUps = 0;
   let tempFailures = 0;
   let rcptCommands = 0;
   const seen = new Set<number>();
@@ -101,6 +106,10 @@ if (import.meta.main) {
       for (const message of messages) {
         const head = message.data.subarray(0, 2_048).toString('latin1');
         const at = head.indexOf(SEQ_HEADER);
+        if (head.startsWith(WARM_UP_LABEL, at + SEQ_HEADER.length)) {
+          warmUps++;
+          continue;
+        }
         const seq = at === -1 ? Number.NaN : Number.parseInt(head.slice(at + SEQ_HEADER.length), 10);
         if (Number.isNaN(seq)) {
           unlabelled++;
@@ -138,6 +147,7 @@ if (import.meta.main) {
         seqs,
         times,
         unlabelled,
+        warmUps,
         sessions: receivers.reduce((sum, receiver) => sum + receiver.sessions, 0),
         tempFailures,
         rcptCommands,

@@ -9,6 +9,7 @@
  * starts, then "RESULT {...}" (WorldLoadResult); exits when its stdin closes.
  */
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { DOMAIN_COUNT, domainName, SENDER } from './peers/zone.ts';
 import { dataSection, fillerLines, SmtpPipe } from './smtp-load.ts';
 
@@ -19,6 +20,14 @@ export interface WorldLoadOptions {
   size: number;
   /** Messages per second offered, over all connections; absent: as fast as the server answers. */
   rate?: number;
+  /**
+   * Before anything else, send this many messages labelled `warm-up` straight to the project's
+   * receivers (one connection per host), so that neither the injector's nor the receivers' code is
+   * still being compiled while the measured load runs: they are the instruments, not the system.
+   * As a child process with `port` 0, it then says "WARM {}" and waits for "TARGET <port>" on stdin
+   * (the system under test is started after the instruments are warm).
+   */
+  warmUp?: { hosts: readonly string[]; port: number; messages: number };
 }
 
 export interface WorldLoadResult {
@@ -39,15 +48,18 @@ export function worldRecipient(seq: number): string {
   return `user${seq}@${domainName((seq % DOMAIN_COUNT) + 1)}`;
 }
 
-/** Message `seq`, `size` bytes as submitted, labelled X-Bench-Seq. */
-export function worldMessage(seq: number, size: number): string {
+/** The X-Bench-Seq label of the instruments' own warm-up messages, which the receivers do not record. */
+export const WARM_UP_LABEL = 'warm-up';
+
+/** Message `seq`, `size` bytes as submitted, labelled X-Bench-Seq (its seq, or `label`). */
+export function worldMessage(seq: number, size: number, label: string = String(seq)): string {
   const headers =
     `From: <${SENDER}>\r\n` +
     `To: <${worldRecipient(seq)}>\r\n` +
     `Subject: Outpost comparison, message ${seq}\r\n` +
     'Date: Thu, 27 Nov 2025 12:00:00 +0000\r\n' +
     `Message-ID: <cmp.${seq}@bench.test>\r\n` +
-    `X-Bench-Seq: ${seq}\r\n` +
+    `X-Bench-Seq: ${label}\r\n` +
     '\r\n';
   return headers + fillerLines(seq, size - headers.length).join('');
 }
@@ -120,11 +132,43 @@ export async function runWorldLoad(
   };
 }
 
+/** The measured loop's code path, against the receivers directly, with unrecorded messages. */
+async function warmUpInstruments(
+  warmUp: NonNullable<WorldLoadOptions['warmUp']>,
+  size: number,
+): Promise<void> {
+  await Promise.all(
+    warmUp.hosts.map(async (host, connection) => {
+      const pipe = await SmtpPipe.connect(host, warmUp.port, 60_000);
+      await pipe.reply();
+      pipe.write('EHLO loadgen.bench.test\r\n');
+      await pipe.reply();
+      for (let seq = connection; seq < warmUp.messages; seq += warmUp.hosts.length) {
+        pipe.write(`MAIL FROM:<${SENDER}>\r\nRCPT TO:<${worldRecipient(seq)}>\r\nDATA\r\n`);
+        const replies = await pipe.replies(3);
+        if (replies[2]!.code !== 354)
+          throw new Error(`warm-up: ${replies.map((reply) => reply.text).join(' | ')}`);
+        pipe.write(dataSection(worldMessage(seq, size, WARM_UP_LABEL)));
+        await pipe.reply();
+      }
+      pipe.write('QUIT\r\n');
+      await pipe.reply().catch(() => undefined);
+      pipe.close();
+    }),
+  );
+}
+
 if (import.meta.main) {
   process.stdin.on('end', () => process.exit(1));
-  process.stdin.resume();
+  const commands = createInterface({ input: process.stdin });
   try {
     const options = JSON.parse(process.argv[2] ?? '{}') as WorldLoadOptions;
+    if (options.warmUp) await warmUpInstruments(options.warmUp, options.size);
+    if (!options.port) {
+      process.stdout.write('WARM {}\n');
+      const target = await new Promise<string>((resolve) => commands.once('line', resolve));
+      options.port = Number(target.replace(/^TARGET /, ''));
+    }
     const result = await runWorldLoad(options, () => process.stdout.write('STARTED {}\n'));
     process.stdout.write(`RESULT ${JSON.stringify(result)}\n`, () => process.exit(0));
   } catch (error) {

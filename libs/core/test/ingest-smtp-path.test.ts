@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { domainToASCII } from 'node:url';
+import fc from 'fast-check';
 import { asciiAddress, asciiDomain, type PathCommand, parsePathCommand } from '../src/index.ts';
 
 const rcpt = (path: string) => parsePathCommand(`RCPT TO:<${path}>`, 'RCPT TO');
@@ -112,4 +114,43 @@ test('a one-letter or numeric top-level label is refused on every path, never re
     assert.equal(asciiDomain(domain), undefined, domain);
   }
   assert.equal(problem(rcpt('bob@123.example')), 'ok', 'a numeric label elsewhere is fine');
+});
+
+test('an LDH domain converts exactly as the URL parser converts it (the fast path agrees with domainToASCII)', () => {
+  // The conversion without the fast path: the URL host parser, then the same checks.
+  const numericTop = /(?:^|\.)(?:\d+|0x[0-9a-f]*)\.?$/i;
+  const reference = (domain: string): string | undefined => {
+    if (numericTop.test(domain)) return undefined;
+    const ascii = domainToASCII(domain);
+    if (ascii === '' || numericTop.test(ascii)) return undefined;
+    return ascii.split('.').some((label) => label.length === 0 || label.length > 63) ? undefined : ascii;
+  };
+  for (const domain of [
+    'Example.COM',
+    'example.com.',
+    'ab--cd.example',
+    '-a.b-',
+    'a..b',
+    '.a',
+    'xn--bcher-kva.example',
+    'XN--BCHER-KVA.Example',
+    'xn--invalid-.example',
+    'a.xn--',
+    '1.2.3.4',
+    '1.2.3.example',
+  ]) {
+    assert.equal(asciiDomain(domain), reference(domain), domain);
+  }
+  const ldh = fc.string({ unit: fc.constantFrom(...'aZ09-.x'.split('')), minLength: 1, maxLength: 24 });
+  const domains = fc.oneof(
+    ldh,
+    fc.tuple(fc.constantFrom('xn--', 'XN--', 'a.xn--'), ldh).map(([prefix, rest]) => prefix + rest),
+    fc
+      .tuple(fc.string({ unit: fc.constantFrom('a', '-'), minLength: 64, maxLength: 70 }), ldh)
+      .map(([long, rest]) => `${long}.${rest}`),
+  );
+  fc.assert(
+    fc.property(domains, (domain) => asciiDomain(domain) === reference(domain)),
+    { numRuns: 5_000 },
+  );
 });

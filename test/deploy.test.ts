@@ -135,6 +135,14 @@ test("every process's V8 heap is bounded with flags Node accepts, below the pods
     const k8sValue = manifest.match(/- name: NODE_OPTIONS\n\s+value: "?([^"\n]*)"?/)?.[1];
     assert.equal(k8sValue, own, `deploy/k8s/base/${name}.yaml sets the same NODE_OPTIONS as compose`);
   }
+  // And the other way round: a manifest sets no NODE_OPTIONS that compose does not.
+  for (const file of globSync('deploy/k8s/base/*.yaml', { cwd: ROOT })) {
+    const k8sValue = read(file).match(/- name: NODE_OPTIONS\n\s+value: "?([^"\n]*)"?/)?.[1];
+    if (k8sValue === undefined) continue;
+    const name = file.replace(/^.*\/|\.yaml$/g, '');
+    const own = (compose.services[name]?.environment as Record<string, string> | undefined)?.NODE_OPTIONS;
+    assert.equal(own, k8sValue, `${file} sets NODE_OPTIONS as docker-compose.yml's ${name} does`);
+  }
   // The allocator setting the image makes, which the benchmark's processes get too.
   assert.deepEqual(deployedEnvironment(ROOT), { MALLOC_ARENA_MAX: '2' });
   assert.ok(

@@ -106,7 +106,7 @@ if (import.meta.main) {
       for (const message of messages) {
         const head = message.data.subarray(0, 2_048).toString('latin1');
         const at = head.indexOf(SEQ_HEADER);
-        if (head.startsWith(WARM_UP_LABEL, at + SEQ_HEADER.length)) {
+        if (at !== -1 && head.startsWith(WARM_UP_LABEL, at + SEQ_HEADER.length)) {
           warmUps++;
           continue;
         }

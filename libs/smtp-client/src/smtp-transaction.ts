@@ -27,7 +27,10 @@ export interface SmtpTransactionOptions extends ChannelOptions {
   body: Buffer;
   /** Per-command reply timeouts (RFC 5321 §4.5.3.2); the defaults are the RFC's. */
   replyTimeouts?: ReplyTimeouts;
-  /** A connection kept from an earlier transaction to the same address (RSET first). */
+  /**
+   * A connection kept from an earlier transaction to the same address: MAIL at once when that
+   * transaction ended with the reply to its final dot, RSET first otherwise.
+   */
   reuse?: SmtpChannel;
   /** Keep the connection open afterwards when it is still healthy (returned as `channel`). */
   keepOpen?: boolean;
@@ -239,16 +242,22 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
       reusedWithoutReset &&
       keptConnectionWasGone(transcript, reusedWithoutReset.linesBefore, sessionEvent)
     ) {
-      // Nothing of this transaction was accepted: the server had closed the kept connection (idle
-      // timeout, restart). Not the message's failure: run it again on a new connection, once.
+      // Nothing of this transaction was accepted: the server had closed the kept connection while
+      // it waited in the pool (its idle timeout, a restart). Not the message's failure: run it
+      // again on a new connection, once (the new call has no connection to reuse).
       transcript.note('the kept connection is gone; connecting again');
       keep = false;
       finish([]);
       const { reuse: _gone, ...withoutReuse } = options;
+      const rerunAt = Date.now();
       const fresh = await runSmtpTransaction(withoutReuse);
       return {
         ...fresh,
-        transcript: [...transcript.lines, ...fresh.transcript],
+        // The new transcript's times count from the rerun: shift them onto this one's clock.
+        transcript: [
+          ...transcript.lines,
+          ...fresh.transcript.map((line) => ({ ...line, at: line.at + (rerunAt - started) })),
+        ],
         durationMs: Date.now() - started,
       };
     }
@@ -259,16 +268,21 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
 }
 
 /**
- * A transaction on a kept connection (sent without RSET) failed before the server accepted any of
- * it: a network failure or a 421, and no other reply since the reuse. With PIPELINING the MAIL,
- * RCPT and DATA went out together, so the body was never sent.
+ * A transaction on a kept connection (sent without RSET) found the connection closed before the
+ * server accepted any of it: the connection lost or a 421, and no other reply since the reuse (so
+ * no 354 either, and the body never went out). A server that is there but silent (a timeout) is
+ * not a closed connection: that is the attempt's own failure.
  */
 function keptConnectionWasGone(
   transcript: TranscriptRecorder,
   linesBefore: number,
   event: DeliveryEvent,
 ): boolean {
-  if (transcript.bodySent || !endsSession(event)) return false;
+  if (transcript.bodySent) return false;
+  const closed =
+    (event.kind === 'network' && event.failure === 'reset') ||
+    (event.kind === 'reply' && event.reply.code === 421);
+  if (!closed) return false;
   return transcript.lines
     .slice(linesBefore)
     .every((line) => line.direction !== 'S' || line.text.startsWith('421'));

@@ -84,7 +84,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
       hostname: config.hostname,
       logger,
       ...(dkimKeys.size > 0 && {
-        dkimSign: createDkimSigner(dkimKeys, { useParentDomain: config.dkim.useParentDomain }),
+        dkimSign: await createDkimSigner(dkimKeys, { useParentDomain: config.dkim.useParentDomain }),
       }),
       ...(options.tracer && { tracer: options.tracer }),
     };

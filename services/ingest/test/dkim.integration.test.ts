@@ -48,7 +48,7 @@ for (const type of ['rsa', 'ed25519'] as const) {
     const ring = await loadDkimKeys({
       inline: `signed.test:s-${type}:${Buffer.from(key.privateKeyPem).toString('base64')}`,
     });
-    const sign = createDkimSigner(ring, { useParentDomain: false });
+    const sign = await createDkimSigner(ring, { useParentDomain: false });
     const { message, outcome } = await sign(MESSAGE, 'Alice <alice@signed.test>');
     assert.deepEqual(
       outcome.signatures.map((entry) => `${entry.domain}/${entry.selector}`),
@@ -70,7 +70,7 @@ for (const type of ['rsa', 'ed25519'] as const) {
 test('From and Subject are oversigned: a second From added later breaks the signature', async () => {
   const key = generateDkimKey('signed.test', 'over', 'ed25519');
   dns.set(key.dnsName, [{ type: 'TXT', data: key.txt }]);
-  const sign = createDkimSigner(
+  const sign = await createDkimSigner(
     await loadDkimKeys({ inline: `signed.test:over:${Buffer.from(key.privateKeyPem).toString('base64')}` }),
     {
       useParentDomain: false,
@@ -87,10 +87,16 @@ test('a domain without a key goes unsigned and says why; a parent key is used on
   const ring = await loadDkimKeys({
     inline: `signed.test:parent:${Buffer.from(key.privateKeyPem).toString('base64')}`,
   });
-  const strict = await createDkimSigner(ring, { useParentDomain: false })(MESSAGE, 'x@news.signed.test');
+  const strict = await (await createDkimSigner(ring, { useParentDomain: false }))(
+    MESSAGE,
+    'x@news.signed.test',
+  );
   assert.deepEqual(strict.outcome, { signatures: [], note: 'no DKIM key for news.signed.test' });
   assert.equal(strict.message, MESSAGE);
-  const parent = await createDkimSigner(ring, { useParentDomain: true })(MESSAGE, 'x@news.signed.test');
+  const parent = await (await createDkimSigner(ring, { useParentDomain: true }))(
+    MESSAGE,
+    'x@news.signed.test',
+  );
   assert.equal(parent.outcome.signatures[0]?.domain, 'signed.test');
 });
 

@@ -54,12 +54,13 @@ export function keysFor(ring: DkimKeyring, domain: string, useParent: boolean): 
   return [];
 }
 
-/** Signs with every key of the From domain: relaxed/relaxed (RFC 6376 §3.4), once, before storing. */
-export function createDkimSigner(ring: DkimKeyring, options: { useParentDomain: boolean }) {
-  // Loaded only when keys are configured: mailauth and its dependencies cost each process ~10 MB.
-  const signer = import('mailauth/lib/dkim/sign.js');
-  // Kept from rejecting unobserved until the first message awaits it.
-  signer.catch(() => {});
+/**
+ * Signs with every key of the From domain: relaxed/relaxed (RFC 6376 §3.4), once, before storing.
+ * mailauth is loaded here, only when keys are configured (it and its dependencies cost a process
+ * ~10 MB), and at start: a broken install stops ingest instead of refusing every message.
+ */
+export async function createDkimSigner(ring: DkimKeyring, options: { useParentDomain: boolean }) {
+  const { dkimSign: sign } = await import('mailauth/lib/dkim/sign.js');
   return async (
     message: Buffer,
     fromHeader: string | undefined,
@@ -79,7 +80,7 @@ export function createDkimSigner(ring: DkimKeyring, options: { useParentDomain: 
         algorithm: key.algorithm,
       })),
     } as unknown as Parameters<typeof dkimSign>[1];
-    const result = await (await signer).dkimSign(message, signOptions);
+    const result = await sign(message, signOptions);
     if (!result.signatures) {
       const reason = result.errors?.map((entry) => entry.err?.message).join('; ') ?? 'unknown';
       return { message, outcome: { signatures: [], note: `DKIM signing failed: ${reason}` } };
@@ -97,4 +98,4 @@ export function createDkimSigner(ring: DkimKeyring, options: { useParentDomain: 
   };
 }
 
-export type DkimSigner = ReturnType<typeof createDkimSigner>;
+export type DkimSigner = Awaited<ReturnType<typeof createDkimSigner>>;

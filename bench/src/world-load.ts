@@ -75,15 +75,7 @@ export async function runWorldLoad(
   let accepted = 0;
   const cpuBefore = process.cpuUsage();
   const pipes = await Promise.all(
-    Array.from({ length: connections }, async () => {
-      const pipe = await SmtpPipe.connect(options.host, options.port, 60_000);
-      const greeting = await pipe.reply();
-      if (greeting.code !== 220) throw new Error(`greeting: ${greeting.text}`);
-      pipe.write('EHLO loadgen.bench.test\r\n');
-      const ehlo = await pipe.reply();
-      if (ehlo.code !== 250) throw new Error(`EHLO: ${ehlo.text}`);
-      return pipe;
-    }),
+    Array.from({ length: connections }, () => openSession(options.host, options.port)),
   );
   const startedAt = Date.now();
   const start = performance.now();
@@ -96,27 +88,16 @@ export async function runWorldLoad(
           const wait = due - performance.now();
           if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         }
-        const message = worldMessage(seq, options.size);
-        pipe.write(`MAIL FROM:<${SENDER}>\r\nRCPT TO:<${worldRecipient(seq)}>\r\nDATA\r\n`);
-        const replies = await pipe.replies(3);
-        if (replies[2]!.code !== 354) {
-          if (failures.length < 5) failures.push(replies.map((reply) => reply.text).join(' | '));
-          pipe.write('RSET\r\n');
-          await pipe.reply();
+        const outcome = await transact(pipe, seq, worldMessage(seq, options.size));
+        if ('problem' in outcome) {
+          if (failures.length < 5) failures.push(outcome.problem);
           continue;
         }
-        const sent = performance.now();
-        pipe.write(dataSection(message));
-        const final = await pipe.reply();
-        if (final.code === 250 && replies[0]!.code === 250 && replies[1]!.code === 250) {
-          accepted++;
-          acceptedAt[seq] = Date.now();
-          acceptMs[seq] = performance.now() - sent;
-        } else if (failures.length < 5) failures.push(final.text);
+        accepted++;
+        acceptedAt[seq] = Date.now();
+        acceptMs[seq] = outcome.dataMs;
       }
-      pipe.write('QUIT\r\n');
-      await pipe.reply().catch(() => undefined);
-      pipe.close();
+      await closeSession(pipe);
     }),
   );
   const cpu = process.cpuUsage(cpuBefore);
@@ -139,23 +120,56 @@ async function warmUpInstruments(
 ): Promise<void> {
   await Promise.all(
     warmUp.hosts.map(async (host, connection) => {
-      const pipe = await SmtpPipe.connect(host, warmUp.port, 60_000);
-      await pipe.reply();
-      pipe.write('EHLO loadgen.bench.test\r\n');
-      await pipe.reply();
+      const pipe = await openSession(host, warmUp.port);
       for (let seq = connection; seq < warmUp.messages; seq += warmUp.hosts.length) {
-        pipe.write(`MAIL FROM:<${SENDER}>\r\nRCPT TO:<${worldRecipient(seq)}>\r\nDATA\r\n`);
-        const replies = await pipe.replies(3);
-        if (replies[2]!.code !== 354)
-          throw new Error(`warm-up: ${replies.map((reply) => reply.text).join(' | ')}`);
-        pipe.write(dataSection(worldMessage(seq, size, WARM_UP_LABEL)));
-        await pipe.reply();
+        const outcome = await transact(pipe, seq, worldMessage(seq, size, WARM_UP_LABEL));
+        if ('problem' in outcome) throw new Error(`warm-up: ${outcome.problem}`);
       }
-      pipe.write('QUIT\r\n');
-      await pipe.reply().catch(() => undefined);
-      pipe.close();
+      await closeSession(pipe);
     }),
   );
+}
+
+/** A session ready for mail: connected, greeted, EHLO answered. */
+async function openSession(host: string, port: number): Promise<SmtpPipe> {
+  const pipe = await SmtpPipe.connect(host, port, 60_000);
+  const greeting = await pipe.reply();
+  if (greeting.code !== 220) throw new Error(`greeting: ${greeting.text}`);
+  pipe.write('EHLO loadgen.bench.test\r\n');
+  const ehlo = await pipe.reply();
+  if (ehlo.code !== 250) throw new Error(`EHLO: ${ehlo.text}`);
+  return pipe;
+}
+
+async function closeSession(pipe: SmtpPipe): Promise<void> {
+  pipe.write('QUIT\r\n');
+  await pipe.reply().catch(() => undefined);
+  pipe.close();
+}
+
+/**
+ * One message: MAIL + RCPT + DATA pipelined (RFC 2920), then the dot-stuffed data. Accepted: the
+ * time from writing the data to its reply; else what the server said (RSET after a refused DATA).
+ */
+async function transact(
+  pipe: SmtpPipe,
+  seq: number,
+  message: string,
+): Promise<{ dataMs: number } | { problem: string }> {
+  pipe.write(`MAIL FROM:<${SENDER}>\r\nRCPT TO:<${worldRecipient(seq)}>\r\nDATA\r\n`);
+  const replies = await pipe.replies(3);
+  if (replies[2]!.code !== 354) {
+    pipe.write('RSET\r\n');
+    await pipe.reply();
+    return { problem: replies.map((reply) => reply.text).join(' | ') };
+  }
+  const sent = performance.now();
+  pipe.write(dataSection(message));
+  const final = await pipe.reply();
+  if (final.code === 250 && replies[0]!.code === 250 && replies[1]!.code === 250) {
+    return { dataMs: performance.now() - sent };
+  }
+  return { problem: final.text };
 }
 
 if (import.meta.main) {

@@ -57,6 +57,7 @@ Workloads (--workloads, default all), each --runs times (default 3), round-robin
              beyond the body, time to drain (Outpost)
 
   --systems LIST        outpost,postfix (default both; Postfix needs the postfix package and root)
+  --modes LIST          e2e,hold,defer10: which rows of the e2e workload to run (default all)
   --workers N           Outpost delivery worker processes (default 1)
   --runs N              runs per row (default 3; --quick: 1)
   --messages N, --large-messages N, --backlog-messages N, --rate N, --latency-seconds N
@@ -217,6 +218,7 @@ export async function compareBenchmark(argv: string[], quickOnly = false): Promi
     options: {
       workloads: { type: 'string' },
       systems: { type: 'string' },
+      modes: { type: 'string' },
       workers: { type: 'string' },
       runs: { type: 'string' },
       messages: { type: 'string' },
@@ -397,8 +399,9 @@ export async function compareBenchmark(argv: string[], quickOnly = false): Promi
         const large = workload === 'e2e-100k';
         const size = large ? 102_400 : 2_048;
         const count = large ? largeMessages : messages;
-        const modes: E2eMode[] =
+        const available: E2eMode[] =
           large || quick ? ['e2e'] : tools ? ['e2e', 'hold', 'defer10'] : ['e2e', 'hold'];
+        const modes = listOption<E2eMode>(values.modes, available, 'modes');
         const plan = ROWS_E2E.filter(
           (row) =>
             modes.includes(row.mode) && systems.includes(row.system) && (row.system === 'outpost' || tools),

@@ -20,6 +20,7 @@ import {
   routeDomain,
 } from './destination-route.ts';
 import { AttemptPolicy, type MtaStsDeps } from './mta-sts/attempt-policy.ts';
+import type { PausedDomains } from './paused-domains.ts';
 
 export interface AttemptInput {
   domain: string;
@@ -47,8 +48,12 @@ export interface AttemptDeps extends RouteDeps {
   pool?: ConnectionPool;
   /** Cluster-wide connection limits; absent = unlimited (unit tests). */
   limiter?: DestinationLimiter;
-  /** How long a destination that failed as a whole is paused. */
+  /** How long a destination that failed as a whole (or deferred everything) is paused. */
   pauseMs: number;
+  /** Told when this attempt paused its destination (for the log). */
+  onPause?: (pause: DestinationPause) => void;
+  /** The pauses this process learnt of: a paused destination gets no kept connection. */
+  pauses?: PausedDomains;
   /** Test seam for the SMTP client; production uses nodemailer through libs/smtp-client. */
   transact?: typeof runSmtpTransaction;
   /** MTA-STS policies (RFC 8461); absent = not honoured (OUTPOST_MTA_STS=off, unit tests). */
@@ -79,6 +84,14 @@ export interface SessionRecord {
   tlsOutcome: SessionTlsEntry;
   durationMs: number;
   transcript: TranscriptLine[];
+}
+
+export interface DestinationPause {
+  destination: string;
+  until: number;
+  /** unreachable: no session got a greeting; deferred-all: the streak of all-4xx attempts. */
+  cause: 'unreachable' | 'deferred-all';
+  lastProblem: string;
 }
 
 export interface AttemptReport {
@@ -119,6 +132,9 @@ export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): P
   const hosts = route.hosts.filter((host) => policy.plan.hosts.includes(host.host));
 
   const destination = destinationKeyOf(route.hosts);
+  // A kept connection would carry mail past a pause (it holds its slot already): closed instead,
+  // and the limiter answers.
+  if (deps.pauses?.isPaused(destination, Date.now())) await deps.pool?.closeDestination(destination);
   // A connection kept from an earlier job to this destination comes with its slot.
   const pooled = deps.pool?.take(destination);
   let lease: Lease | undefined = pooled?.lease;
@@ -154,10 +170,11 @@ export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): P
       ),
     );
   }
+  const report = attempt.report();
   const windowUpdate = deps.limiter
-    ? adaptDestination(deps.limiter, destination, attempt.sessions, deps.pauseMs)
+    ? adaptDestination(deps, deps.limiter, input.domain, destination, report).catch(() => {})
     : undefined;
-  return withPolicy({ ...attempt.report(), destination, ...(windowUpdate && { windowUpdate }) });
+  return withPolicy({ ...report, destination, ...(windowUpdate && { windowUpdate }) });
 }
 
 /** The recipients' outcomes so far and the sessions held, for one attempt. */
@@ -275,20 +292,62 @@ async function tryEveryAddress(
 /**
  * Feeds the destination's adaptive window: an attempt in which no session got a usable greeting
  * (refused, timed out, 421) halves it and pauses the destination, so its other jobs wait instead of
- * each hitting a dead or overloaded server; an attempt that got through widens it again.
+ * each hitting a dead or overloaded server; an attempt that got through widens it again. One that
+ * got through but was deferred at every recipient counts towards the destination's backoff
+ * (destination-limiter.ts), which pauses it the same way.
  */
 async function adaptDestination(
+  deps: AttemptDeps,
   limiter: DestinationLimiter,
+  domain: string,
   destination: string,
-  sessions: readonly SessionRecord[],
-  pauseMs: number,
+  report: Pick<AttemptReport, 'outcomes' | 'sessions'>,
 ): Promise<void> {
+  const { sessions } = report;
   const troubled = sessions.filter((session) => !session.greeted);
-  const lastProblem = troubled.at(-1)?.transcript.at(-1)?.text ?? 'connection failed';
   const reachable = troubled.length < sessions.length;
   const heldMs = sessions.reduce((total, session) => total + session.durationMs, 0);
-  await limiter.adapt(destination, reachable ? 'ok' : 'trouble', lastProblem, heldMs).catch(() => 0);
-  if (!reachable) await limiter.pause(destination, Date.now() + pauseMs, lastProblem).catch(() => {});
+  const outcome = !reachable ? 'trouble' : deferredEverything(report.outcomes) ? 'deferred-all' : 'ok';
+  const lastProblem =
+    outcome === 'deferred-all'
+      ? replyLine(report.outcomes.at(-1)!.event)
+      : (troubled.at(-1)?.transcript.at(-1)?.text ?? 'connection failed');
+  const pauseUntil = Date.now() + deps.pauseMs;
+  const adapted = await limiter
+    .adapt(destination, outcome, lastProblem, heldMs, pauseUntil)
+    .catch(() => ({ pausedUntil: undefined }));
+  const pause: DestinationPause | undefined =
+    outcome === 'trouble'
+      ? { destination, until: pauseUntil, cause: 'unreachable', lastProblem }
+      : adapted.pausedUntil !== undefined
+        ? { destination, until: adapted.pausedUntil, cause: 'deferred-all', lastProblem }
+        : undefined;
+  if (!pause) return;
+  if (pause.cause === 'unreachable')
+    await limiter.pause(destination, pauseUntil, lastProblem).catch(() => {});
+  deps.pauses?.note(domain, destination, pause.until);
+  // The connection this attempt just parked, and any other kept one, must not outlive the pause.
+  await deps.pool?.closeDestination(destination);
+  deps.onPause?.(pause);
+}
+
+/**
+ * The server answered, and what it answered every recipient was "later" (a 4xx reply, or a 5xx that
+ * careful MTAs read as temporary): nothing delivered, nothing refused for good, no network trouble.
+ */
+export function deferredEverything(outcomes: readonly RecipientOutcome[]): boolean {
+  return (
+    outcomes.length > 0 &&
+    outcomes.every(
+      (outcome) => outcome.classification.verdict === 'deferred' && outcome.event.kind === 'reply',
+    )
+  );
+}
+
+function replyLine(event: DeliveryEvent): string {
+  if (event.kind !== 'reply') return 'deferred';
+  const { code, enhanced, text } = event.reply;
+  return [code, enhanced, text].filter((part) => part !== undefined && part !== '').join(' ');
 }
 
 /**

@@ -94,6 +94,18 @@ export function createConnectionPool(
       idle.set(destination, entries);
     },
 
+    /** Closes the destination's idle connections (it was paused); resolves once their slots are back. */
+    async closeDestination(destination: string): Promise<void> {
+      const entries = idle.get(destination) ?? [];
+      idle.delete(destination);
+      await Promise.all(
+        entries.map(({ entry, timer }) => {
+          clearTimeout(timer);
+          return discard(entry);
+        }),
+      );
+    },
+
     get size(): number {
       return [...idle.values()].reduce((total, entries) => total + entries.length, 0);
     },

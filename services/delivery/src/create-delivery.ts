@@ -19,6 +19,7 @@ import { createDestinationLimiter } from './destination-limiter.ts';
 import { finishMessage } from './finish-message.ts';
 import { isRedisOutOfMemory, startMemoryRelief, warnIfLogBudgetDoesNotFit } from './memory-relief.ts';
 import { createMtaSts } from './mta-sts/create-mta-sts.ts';
+import { createPausedDomains } from './paused-domains.ts';
 import { type DeliveryJobResult, processDeliveryJob } from './process-delivery-job.ts';
 import { ownAddresses } from './self-identity.ts';
 import { createTlsMemory } from './tls-memory.ts';
@@ -117,6 +118,19 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
     limiter,
     ...(pool && { pool }),
     pauseMs: delivery.retry.firstDelayMs,
+    pauses: createPausedDomains(),
+    onPause: (pause) =>
+      logger.warn(
+        {
+          destination: pause.destination,
+          until: new Date(pause.until).toISOString(),
+          cause: pause.cause,
+          lastProblem: pause.lastProblem,
+        },
+        pause.cause === 'unreachable'
+          ? 'destination unreachable: its jobs wait for the pause'
+          : 'destination deferred every recipient of several attempts in a row: its jobs wait for the pause',
+      ),
     ...(mtaSts && { mtaSts }),
     ...(secureContext && { secureContext }),
   };

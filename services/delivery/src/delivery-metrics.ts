@@ -64,7 +64,7 @@ export function createDeliveryMetrics(deps: {
   });
   new Gauge({
     name: 'outpost_destination_paused',
-    help: 'Destinations paused after an attempt that reached none of their hosts (1 while paused), cluster-wide',
+    help: 'Destinations paused (1 while paused): unreachable, or deferring every recipient (OUTPOST_DESTINATION_BACKOFF_AFTER); cluster-wide',
     labelNames: ['destination'] as const,
     registers: [registry],
     async collect() {

@@ -8,18 +8,36 @@ import type { Redis } from 'ioredis';
  * same MX shares one limit. Slots are leases in Redis with a TTL: a crashed worker's slots free
  * themselves. The window adapts: connection trouble halves it, successes widen it again; when a
  * whole attempt found the destination dead, it is paused and its jobs wait instead of each retrying.
+ *
+ * A destination that answers but defers everything ("450 4.5.0 Mail system is busy" to every
+ * recipient, the FAQ's overloaded server; a receiver's rate limit) is backed off the same way once
+ * `backoffAfter` attempts in a row got nothing but 4xx replies: its other jobs wait for the pause
+ * instead of each opening a session only to be deferred. Large senders' MTAs do this (PowerMTA's
+ * backoff mode, KumoMTA's suspensions); a reply that delivers or bounces anything ends the streak.
  */
 export interface DestinationLimits {
   initialWindow: number;
   maxWindow: number;
   leaseMs: number;
+  /** Attempts in a row deferred at every recipient after which the destination pauses (0: never). */
+  backoffAfter: number;
 }
 
 export const DEFAULT_DESTINATION_LIMITS: DestinationLimits = {
   initialWindow: 5,
   maxWindow: 20,
   leaseMs: 60_000,
+  backoffAfter: 10,
 };
+
+/** How an attempt went, for the destination's window and streak. */
+export type AttemptTrouble =
+  /** Some session was greeted and something was delivered or refused for good. */
+  | 'ok'
+  /** No session got a usable greeting: refused, timed out, 421. */
+  | 'trouble'
+  /** Greeted, but every recipient got a 4xx reply. */
+  | 'deferred-all';
 
 export type SlotAnswer =
   | { granted: true; lease: Lease }
@@ -56,21 +74,39 @@ local typical = tonumber(redis.call('HGET', KEYS[2], 'sessionMs') or '1000')
 return {0, tonumber(ARGV[1]) + typical, 'busy'}
 `);
 
-// KEYS: state hash. ARGV: outcome ('ok' | 'trouble'), initial, max, error text, state ttl ms, now,
-// session duration ms (kept as a moving average: how long a slot is typically held).
+// KEYS: state hash. ARGV: 1 outcome (AttemptTrouble), 2 initial, 3 max, 4 error text, 5 state ttl
+// ms, 6 now, 7 session duration ms (kept as a moving average: how long a slot is typically held),
+// 8 backoffAfter (0: never), 9 pause until, 10 quiet ms. Returns {window, pausedUntil or 0}.
+//
+// A success is written as okAt. A process that saw the window at its maximum skips writing
+// successes for a moment (AT_MAX_RESAMPLE_MS): so a streak pauses the destination only when no
+// success was written within that moment either, and no unwritten success can hide behind it.
 const ADAPT = redisScript(`
 local window = tonumber(redis.call('HGET', KEYS[1], 'window') or ARGV[2])
 local typical = tonumber(redis.call('HGET', KEYS[1], 'sessionMs') or ARGV[7])
 redis.call('HSET', KEYS[1], 'sessionMs', math.floor(typical * 0.8 + tonumber(ARGV[7]) * 0.2))
+local paused = 0
 if ARGV[1] == 'ok' then
   window = math.min(tonumber(ARGV[3]), window + 1)
-else
+  redis.call('HSET', KEYS[1], 'okAt', ARGV[6])
+  redis.call('HDEL', KEYS[1], 'deferredStreak')
+elseif ARGV[1] == 'trouble' then
   window = math.max(1, math.floor(window / 2))
   redis.call('HSET', KEYS[1], 'lastError', ARGV[4], 'lastErrorAt', ARGV[6])
+else
+  local streak = redis.call('HINCRBY', KEYS[1], 'deferredStreak', 1)
+  redis.call('HSET', KEYS[1], 'lastError', ARGV[4], 'lastErrorAt', ARGV[6])
+  local okAt = tonumber(redis.call('HGET', KEYS[1], 'okAt') or '0')
+  local after = tonumber(ARGV[8])
+  if after > 0 and streak >= after and tonumber(ARGV[6]) - okAt > tonumber(ARGV[10]) then
+    local current = tonumber(redis.call('HGET', KEYS[1], 'pausedUntil') or '0')
+    paused = math.max(current, tonumber(ARGV[9]))
+    redis.call('HSET', KEYS[1], 'pausedUntil', paused)
+  end
 end
 redis.call('HSET', KEYS[1], 'window', window)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
-return window
+return {window, paused}
 `);
 
 const STATE_TTL_MS = 7 * 86_400_000;
@@ -88,9 +124,10 @@ const AT_MAX_RESAMPLE_MS = 1_000;
 
 export function createDestinationLimiter(
   redis: Redis,
-  limits: DestinationLimits = DEFAULT_DESTINATION_LIMITS,
+  chosen: Partial<DestinationLimits> = {},
   clock: () => number = Date.now,
 ) {
+  const limits: DestinationLimits = { ...DEFAULT_DESTINATION_LIMITS, ...chosen };
   const atMaxUntil = new Map<string, number>();
   const keys = (destination: string) => ({
     leases: `${QUEUE_PREFIX}:dest:${destination}:leases`,
@@ -126,18 +163,23 @@ export function createDestinationLimiter(
       };
     },
 
-    /** Success widens the window by one; connection trouble (refused, timeout, 421) halves it. */
+    /**
+     * Success widens the window by one; connection trouble (refused, timeout, 421) halves it; an
+     * attempt deferred at every recipient counts towards `backoffAfter`, and the one that reaches
+     * it pauses the destination until `pauseUntil` (returned as `pausedUntil`).
+     */
     async adapt(
       destination: string,
-      outcome: 'ok' | 'trouble',
+      outcome: AttemptTrouble,
       error = '',
       sessionMs = 1_000,
-    ): Promise<number> {
+      pauseUntil = 0,
+    ): Promise<{ window: number; pausedUntil?: number }> {
       const now = clock();
-      if (outcome === 'ok' && (atMaxUntil.get(destination) ?? 0) > now) return limits.maxWindow;
+      if (outcome === 'ok' && (atMaxUntil.get(destination) ?? 0) > now) return { window: limits.maxWindow };
       const { state } = keys(destination);
-      const window = Number(
-        await ADAPT.run(
+      const [window, pausedUntil] = (
+        (await ADAPT.run(
           redis,
           [state],
           [
@@ -148,15 +190,23 @@ export function createDestinationLimiter(
             STATE_TTL_MS,
             now,
             Math.max(1, Math.round(sessionMs)),
+            limits.backoffAfter,
+            pauseUntil,
+            AT_MAX_RESAMPLE_MS,
           ],
-        ),
-      );
+        )) as [number, number]
+      ).map(Number) as [number, number];
       if (outcome === 'ok' && window >= limits.maxWindow) {
         // Bounded: a worker that met very many destinations starts over.
         if (atMaxUntil.size >= 10_000) atMaxUntil.clear();
         atMaxUntil.set(destination, now + AT_MAX_RESAMPLE_MS);
       } else atMaxUntil.delete(destination);
-      return window;
+      return { window, ...(pausedUntil > 0 && { pausedUntil }) };
+    },
+
+    /** Until when the destination is paused (0 when it is not): one HGET. */
+    async pausedUntil(destination: string): Promise<number> {
+      return Number((await redis.hget(keys(destination).state, 'pausedUntil')) ?? 0);
     },
 
     async pause(destination: string, until: number, reason: string): Promise<void> {

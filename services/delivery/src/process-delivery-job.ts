@@ -99,6 +99,21 @@ export async function processDeliveryJob(
     throw new UnrecoverableError(`unknown delivery job version ${String((data as { v: unknown }).v)}`);
   }
   const context = { messageId: data.messageId, domain: data.domain, attempt: data.attempts + 1 };
+  const jitter = () => Math.floor((deps.random ?? Math.random)() * 1_000);
+  // A destination this process found paused: while Redis says it still is, wait for the end of the
+  // pause without loading anything (paused-domains.ts). Past its lifetime a job goes on to expire.
+  const pauses = deps.attempt.pauses;
+  const paused = pauses?.get(data.domain, now());
+  if (paused && deps.attempt.limiter && now() < data.expiresAt) {
+    const until = await deps.attempt.limiter.pausedUntil(paused.destination).catch(() => 0);
+    if (until > now()) {
+      pauses!.note(data.domain, paused.destination, until);
+      deps.logger.debug({ ...context, reason: 'paused', destination: paused.destination }, 'no slot');
+      await job.moveToDelayed(until + jitter(), token);
+      throw new DelayedError();
+    }
+    pauses!.forget(data.domain);
+  }
   const markKey = sentMarkKey(job.id ?? `${data.messageId}:${data.domain}`, data.attempts);
   // The message and the suppression list are read alongside the preflight: one round trip on the
   // auto-pipelining connection (a held job simply does not use them).
@@ -202,7 +217,9 @@ export async function processDeliveryJob(
     if (report.noSlot) {
       // Waiting for a free connection slot is not an attempt: re-schedule without counting it,
       // with jitter so that waiting jobs do not all come back at the same instant.
-      const at = Math.max(report.noSlot.retryAt, now()) + Math.floor((deps.random ?? Math.random)() * 1_000);
+      const at = Math.max(report.noSlot.retryAt, now()) + jitter();
+      if (report.noSlot.reason === 'paused' && report.destination)
+        pauses?.note(data.domain, report.destination, report.noSlot.retryAt);
       deps.logger.debug(
         { ...context, reason: report.noSlot.reason, destination: report.destination },
         'no slot',

@@ -72,3 +72,28 @@ test('the age limit has the same spread', () => {
   assert.equal(pool.take('d'), undefined, 'retired at 90% of the age limit');
   pool.closeAll();
 });
+
+test("a paused destination's idle connections are closed and their slots given back; others stay", async () => {
+  const pool = createConnectionPool({ idleMs: 60_000, maxTransactions: 100, maxAgeMs: 3_600_000 });
+  const released: string[] = [];
+  const withLease = (name: string) => {
+    const entry = fakeConnection(Date.now());
+    entry.lease = {
+      destination: name,
+      release: async () => {
+        released.push(name);
+      },
+    };
+    return entry;
+  };
+  const paused = [withLease('paused-1'), withLease('paused-2')];
+  const other = withLease('other');
+  for (const entry of paused) pool.park('paused', entry);
+  pool.park('other', other);
+  await pool.closeDestination('paused');
+  assert.deepEqual(released.sort(), ['paused-1', 'paused-2']);
+  assert.ok(paused.every((entry) => entry.closed()));
+  assert.equal(pool.take('paused'), undefined);
+  assert.equal(pool.take('other'), other, 'another destination keeps its connection');
+  await pool.closeAll();
+});

@@ -61,9 +61,9 @@ test('refused connections halve the window and pause the destination; success wi
     maxWindow: 10,
     leaseMs: 5_000,
   });
-  assert.equal(await limiter.adapt('mx.dead.test:25', 'trouble', 'connect ECONNREFUSED'), 4);
-  assert.equal(await limiter.adapt('mx.dead.test:25', 'trouble', 'connect ECONNREFUSED'), 2);
-  assert.equal(await limiter.adapt('mx.dead.test:25', 'ok'), 3);
+  assert.equal((await limiter.adapt('mx.dead.test:25', 'trouble', 'connect ECONNREFUSED')).window, 4);
+  assert.equal((await limiter.adapt('mx.dead.test:25', 'trouble', 'connect ECONNREFUSED')).window, 2);
+  assert.equal((await limiter.adapt('mx.dead.test:25', 'ok')).window, 3);
   await limiter.pause('mx.dead.test:25', Date.now() + 60_000, 'whole cohort failed');
   const answer = await limiter.acquire('mx.dead.test:25');
   assert.equal(answer.granted, false);
@@ -87,17 +87,17 @@ test('successes at the maximum window reach Redis about once a second; trouble a
   const destination = 'mx.busy.test:25';
   const sessionMs = async () =>
     Number(await world.redis.client().hget('{outpost}:dest:mx.busy.test:25:state', 'sessionMs'));
-  assert.equal(await limiter.adapt(destination, 'ok', '', 100), 3);
+  assert.equal((await limiter.adapt(destination, 'ok', '', 100)).window, 3);
   assert.equal(await sessionMs(), 100);
   // At the maximum, within the second: nothing written (a 5 s session would move the average).
-  assert.equal(await limiter.adapt(destination, 'ok', '', 5_000), 3);
+  assert.equal((await limiter.adapt(destination, 'ok', '', 5_000)).window, 3);
   assert.equal(await sessionMs(), 100);
   now += 1_001;
-  assert.equal(await limiter.adapt(destination, 'ok', '', 5_000), 3);
+  assert.equal((await limiter.adapt(destination, 'ok', '', 5_000)).window, 3);
   assert.equal(await sessionMs(), Math.floor(100 * 0.8 + 5_000 * 0.2), 'sampled again after a second');
   // Trouble is never skipped, and a success after it is counted again.
-  assert.equal(await limiter.adapt(destination, 'trouble', 'connect ECONNREFUSED'), 1);
-  assert.equal(await limiter.adapt(destination, 'ok'), 2);
+  assert.equal((await limiter.adapt(destination, 'trouble', 'connect ECONNREFUSED')).window, 1);
+  assert.equal((await limiter.adapt(destination, 'ok')).window, 2);
 });
 
 test('a dead destination is paused: a second message to it waits instead of hitting it again', async () => {

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, test } from 'node:test';
+import type { Message } from '@outpost/core';
+import { type OutpostProcess, spawnOutpost } from '@outpost/testing';
+import { createDestinationLimiter } from '../src/destination-limiter.ts';
+import { createOperatorControls } from '../src/operator-controls.ts';
+import { DeliveryWorld, waitFor } from './helpers.ts';
+
+let world: DeliveryWorld;
+const workers: OutpostProcess[] = [];
+before(async () => {
+  world = await DeliveryWorld.start();
+});
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((worker) => worker.kill('SIGKILL')));
+});
+after(async () => {
+  await world.stop();
+});
+
+test('attempts deferred at every recipient pause the destination once the streak is reached', async () => {
+  const now = 5_000_000;
+  const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 3 }, () => now);
+  const destination = 'mx.streak.test:25';
+  const pauseUntil = () => now + 60_000;
+  const busy = '450 4.5.0 Mail system is Busy';
+  assert.equal(
+    (await limiter.adapt(destination, 'deferred-all', busy, 10, pauseUntil())).pausedUntil,
+    undefined,
+  );
+  assert.equal(
+    (await limiter.adapt(destination, 'deferred-all', busy, 10, pauseUntil())).pausedUntil,
+    undefined,
+  );
+  assert.equal((await limiter.acquire(destination, now)).granted, true, 'not paused before the streak');
+  const third = await limiter.adapt(destination, 'deferred-all', busy, 10, pauseUntil());
+  assert.equal(third.pausedUntil, now + 60_000);
+  const answer = await limiter.acquire(destination, now);
+  assert.equal(!answer.granted && answer.reason, 'paused');
+  assert.equal(await limiter.pausedUntil(destination), now + 60_000);
+  const [state] = (await limiter.list(now)).filter((entry) => entry.destination === destination);
+  assert.equal(state?.lastError, busy);
+  assert.equal(state?.pausedUntil, now + 60_000);
+  // A blanket deferral does not shrink the window: the server answered, it was not overloaded by us.
+  assert.equal(state?.window, 5);
+});
+
+test('a success ends the streak, and a success within the last second holds the pause back', async () => {
+  let now = 7_000_000;
+  const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 2 }, () => now);
+  const destination = 'mx.mixed-streak.test:25';
+  const deferAll = () => limiter.adapt(destination, 'deferred-all', '451 4.7.1 later', 10, now + 30_000);
+  assert.equal((await deferAll()).pausedUntil, undefined);
+  await limiter.adapt(destination, 'ok', '', 10);
+  assert.equal((await deferAll()).pausedUntil, undefined, 'the success reset the streak to 0');
+  now += 100;
+  // Streak 2, but a success was written 100 ms ago: a process at the maximum window may be skipping
+  // its later successes (AT_MAX_RESAMPLE_MS), so this is no proof that nothing gets through.
+  assert.equal((await deferAll()).pausedUntil, undefined);
+  now += 1_000;
+  assert.equal((await deferAll()).pausedUntil, now + 30_000, 'paused once the success is over a second old');
+});
+
+test('OUTPOST_DESTINATION_BACKOFF_AFTER=0: never paused for deferrals', async () => {
+  const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 0 });
+  const destination = 'mx.no-backoff.test:25';
+  for (let i = 0; i < 20; i++) {
+    const adapted = await limiter.adapt(destination, 'deferred-all', '450 busy', 10, Date.now() + 60_000);
+    assert.equal(adapted.pausedUntil, undefined);
+  }
+  assert.equal(await limiter.pausedUntil(destination), 0);
+});
+
+test('a receiver that defers every recipient: after 3 attempts its other messages wait without a session; flush ends it', async () => {
+  let refusing = true;
+  const receiver = await world.receiver('127.0.0.7', {
+    rcpt: () => (refusing ? '450 4.7.1 Rate limited, try again later' : undefined),
+  });
+  world.mx('backoff.test', [{ name: 'mx.backoff.test', priority: 10, a: ['127.0.0.7'] }]);
+  const worker = spawnOutpost(
+    'delivery',
+    world.env({
+      LOG_LEVEL: 'debug',
+      OUTPOST_DESTINATION_BACKOFF_AFTER: '3',
+      // One connection at a time: exactly three attempts come before the pause.
+      OUTPOST_DESTINATION_WINDOW_START: '1',
+      OUTPOST_DESTINATION_WINDOW_MAX: '1',
+      OUTPOST_RETRY_FIRST: '60s',
+      OUTPOST_RETRY_MAX: '60s',
+    }),
+  );
+  workers.push(worker);
+  await worker.waitForLog((line) => line.msg === 'delivery running');
+  const first: Message[] = [];
+  for (let i = 0; i < 3; i++) {
+    first.push(await world.enqueue({ recipients: [`user${i}@backoff.test`] }));
+    await worker.waitForLog((line) => line.msg === 'deferred' && line.messageId === first[i]!.id);
+  }
+  const paused = await worker.waitForLog((line) =>
+    String(line.msg).startsWith('destination deferred every recipient'),
+  );
+  assert.equal(paused.cause, 'deferred-all');
+  assert.equal(paused.lastProblem, '450 4.7.1 Rate limited, try again later');
+
+  const later: Message[] = [];
+  for (let i = 3; i < 8; i++) later.push(await world.enqueue({ recipients: [`user${i}@backoff.test`] }));
+  await waitFor(
+    () =>
+      later.every((message) =>
+        worker.logs.some(
+          (line) => line.msg === 'no slot' && line.messageId === message.id && line.reason === 'paused',
+        ),
+      ),
+    10_000,
+    'every later message waits for the pause',
+  );
+  const rcpts = receiver.events.filter((event) => event.stage === 'rcpt');
+  assert.equal(rcpts.length, 3, 'only the first three messages met the receiver');
+  assert.equal(
+    worker.logs.filter((line) => line.msg === 'delivery attempt' && line.domain === 'backoff.test').length,
+    3,
+  );
+  const limiter = createDestinationLimiter(world.redis.client());
+  const [state] = (await limiter.list()).filter((entry) => entry.destination.startsWith('mx.backoff.test:'));
+  assert.ok(state?.pausedUntil && state.pausedUntil > Date.now() + 30_000, 'paused for a retry interval');
+  assert.equal(state?.lastError, '450 4.7.1 Rate limited, try again later');
+
+  // The receiver recovers and the operator flushes: the pause ends in Redis, and the worker, which
+  // remembers the domain as paused for another minute, asks Redis again and delivers all eight.
+  refusing = false;
+  const controls = createOperatorControls(world.redis.client());
+  try {
+    assert.equal(await controls.flushDomain('backoff.test'), 8);
+  } finally {
+    await controls.close();
+  }
+  for (const message of [...first, ...later]) await world.waitForMessageDone(message.id, 20_000);
+  assert.equal(receiver.messages.filter((entry) => entry.acknowledged).length, 8);
+});

@@ -11,7 +11,12 @@ import type {
 import { runSmtpTransaction } from '@outpost/smtp-client';
 import type { MtaStsEntry, SessionTlsEntry } from '@outpost/store';
 import type { ConnectionPool, PooledConnection } from './connection-pool.ts';
-import { type DestinationLimiter, destinationKeyOf, type Lease } from './destination-limiter.ts';
+import {
+  type AttemptTrouble,
+  type DestinationLimiter,
+  destinationKeyOf,
+  type Lease,
+} from './destination-limiter.ts';
 import {
   addressesOfHost,
   type Candidate,
@@ -307,7 +312,14 @@ async function adaptDestination(
   const troubled = sessions.filter((session) => !session.greeted);
   const reachable = troubled.length < sessions.length;
   const heldMs = sessions.reduce((total, session) => total + session.durationMs, 0);
-  const outcome = !reachable ? 'trouble' : deferredEverything(report.outcomes) ? 'deferred-all' : 'ok';
+  const definite = report.outcomes.some((entry) => entry.classification.verdict !== 'deferred');
+  const outcome: AttemptTrouble = !reachable
+    ? 'trouble'
+    : deferredEverything(report.outcomes)
+      ? 'deferred-all'
+      : definite
+        ? 'ok'
+        : 'reachable';
   const lastProblem =
     outcome === 'deferred-all'
       ? replyLine(report.outcomes.at(-1)!.event)
@@ -315,7 +327,7 @@ async function adaptDestination(
   const pauseUntil = Date.now() + deps.pauseMs;
   const adapted = await limiter
     .adapt(destination, outcome, lastProblem, heldMs, pauseUntil)
-    .catch(() => ({ pausedUntil: undefined }));
+    .catch(() => ({ pausedUntil: undefined, started: false }));
   const pause: DestinationPause | undefined =
     outcome === 'trouble'
       ? { destination, until: pauseUntil, cause: 'unreachable', lastProblem }
@@ -328,18 +340,24 @@ async function adaptDestination(
   deps.pauses?.note(domain, destination, pause.until);
   // The connection this attempt just parked, and any other kept one, must not outlive the pause.
   await deps.pool?.closeDestination(destination);
-  deps.onPause?.(pause);
+  // Said once per backoff (by the attempt that began it), not by every session still in flight.
+  if (pause.cause === 'unreachable' || adapted.started) deps.onPause?.(pause);
 }
 
 /**
  * The server answered, and what it answered every recipient was "later" (a 4xx reply, or a 5xx that
  * careful MTAs read as temporary): nothing delivered, nothing refused for good, no network trouble.
+ * A reply about one mailbox or address (RFC 3463 X.1.x addressing, X.2.x mailbox status: "mailbox
+ * full", "greylisted") says nothing about the destination as a whole, so it does not count.
  */
 export function deferredEverything(outcomes: readonly RecipientOutcome[]): boolean {
   return (
     outcomes.length > 0 &&
     outcomes.every(
-      (outcome) => outcome.classification.verdict === 'deferred' && outcome.event.kind === 'reply',
+      (outcome) =>
+        outcome.classification.verdict === 'deferred' &&
+        outcome.event.kind === 'reply' &&
+        !/^\d\.[12]\./.test(outcome.event.reply.enhanced ?? outcome.classification.status),
     )
   );
 }

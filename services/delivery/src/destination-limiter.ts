@@ -32,11 +32,13 @@ export const DEFAULT_DESTINATION_LIMITS: DestinationLimits = {
 
 /** How an attempt went, for the destination's window and streak. */
 export type AttemptTrouble =
-  /** Some session was greeted and something was delivered or refused for good. */
+  /** Some recipient got a definite answer: delivered, or refused for good. */
   | 'ok'
+  /** Some session was greeted, but nobody got a definite answer (the session broke off, say). */
+  | 'reachable'
   /** No session got a usable greeting: refused, timed out, 421. */
   | 'trouble'
-  /** Greeted, but every recipient got a 4xx reply. */
+  /** Greeted, but every recipient got a temporary reply about the destination (deferredEverything). */
   | 'deferred-all';
 
 export type SlotAnswer =
@@ -76,37 +78,61 @@ return {0, tonumber(ARGV[1]) + typical, 'busy'}
 
 // KEYS: state hash. ARGV: 1 outcome (AttemptTrouble), 2 initial, 3 max, 4 error text, 5 state ttl
 // ms, 6 now, 7 session duration ms (kept as a moving average: how long a slot is typically held),
-// 8 backoffAfter (0: never), 9 pause until, 10 quiet ms. Returns {window, pausedUntil or 0}.
+// 8 backoffAfter (0: never), 9 pause until, 10 quiet ms, 11 stale ms.
+// Returns {window, pausedUntil or 0, 1 when this call started the pause}.
 //
-// A success is written as okAt. A process that saw the window at its maximum skips writing
-// successes for a moment (AT_MAX_RESAMPLE_MS): so a streak pauses the destination only when no
-// success was written within that moment either, and no unwritten success can hide behind it.
+// The streak counts blanket deferrals with no definite answer (okAt) between them, each within
+// `stale` of the one before. A process that saw the window at its maximum skips writing its
+// successes for `quiet` ms after one it wrote (AT_MAX_RESAMPLE_MS): so a deferral counts only when
+// the last written success is older than that, and no unwritten success can hide behind it. Both
+// times are Redis's own clock (TIME), so workers on hosts with skewed clocks agree.
 const ADAPT = redisScript(`
+local time = redis.call('TIME')
+local clock = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local window = tonumber(redis.call('HGET', KEYS[1], 'window') or ARGV[2])
 local typical = tonumber(redis.call('HGET', KEYS[1], 'sessionMs') or ARGV[7])
 redis.call('HSET', KEYS[1], 'sessionMs', math.floor(typical * 0.8 + tonumber(ARGV[7]) * 0.2))
-local paused = 0
-if ARGV[1] == 'ok' then
+local paused, started = 0, 0
+if ARGV[1] == 'ok' or ARGV[1] == 'reachable' then
   window = math.min(tonumber(ARGV[3]), window + 1)
-  redis.call('HSET', KEYS[1], 'okAt', ARGV[6])
-  redis.call('HDEL', KEYS[1], 'deferredStreak')
+  if ARGV[1] == 'ok' then
+    redis.call('HSET', KEYS[1], 'okAt', clock)
+    redis.call('HDEL', KEYS[1], 'deferredStreak')
+    -- A definite answer ends a backoff at once (a pause for unreachability runs its course).
+    if redis.call('HGET', KEYS[1], 'pauseCause') == 'deferred-all' then
+      redis.call('HDEL', KEYS[1], 'pausedUntil', 'pauseCause')
+    end
+  end
 elseif ARGV[1] == 'trouble' then
   window = math.max(1, math.floor(window / 2))
   redis.call('HSET', KEYS[1], 'lastError', ARGV[4], 'lastErrorAt', ARGV[6])
 else
-  local streak = redis.call('HINCRBY', KEYS[1], 'deferredStreak', 1)
   redis.call('HSET', KEYS[1], 'lastError', ARGV[4], 'lastErrorAt', ARGV[6])
   local okAt = tonumber(redis.call('HGET', KEYS[1], 'okAt') or '0')
-  local after = tonumber(ARGV[8])
-  if after > 0 and streak >= after and tonumber(ARGV[6]) - okAt > tonumber(ARGV[10]) then
-    local current = tonumber(redis.call('HGET', KEYS[1], 'pausedUntil') or '0')
-    paused = math.max(current, tonumber(ARGV[9]))
-    redis.call('HSET', KEYS[1], 'pausedUntil', paused)
+  if clock - okAt > tonumber(ARGV[10]) then
+    local deferredAt = tonumber(redis.call('HGET', KEYS[1], 'deferredAt') or '0')
+    local streak = 1
+    if clock - deferredAt > tonumber(ARGV[11]) then
+      redis.call('HSET', KEYS[1], 'deferredStreak', 1)
+    else
+      streak = redis.call('HINCRBY', KEYS[1], 'deferredStreak', 1)
+    end
+    redis.call('HSET', KEYS[1], 'deferredAt', clock)
+    local after = tonumber(ARGV[8])
+    if after > 0 and streak >= after then
+      local current = tonumber(redis.call('HGET', KEYS[1], 'pausedUntil') or '0')
+      if current <= tonumber(ARGV[6]) then
+        started = 1
+        redis.call('HSET', KEYS[1], 'pauseCause', 'deferred-all')
+      end
+      paused = math.max(current, tonumber(ARGV[9]))
+      redis.call('HSET', KEYS[1], 'pausedUntil', paused)
+    end
   end
 end
 redis.call('HSET', KEYS[1], 'window', window)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
-return {window, paused}
+return {window, paused, started}
 `);
 
 const STATE_TTL_MS = 7 * 86_400_000;
@@ -165,8 +191,9 @@ export function createDestinationLimiter(
 
     /**
      * Success widens the window by one; connection trouble (refused, timeout, 421) halves it; an
-     * attempt deferred at every recipient counts towards `backoffAfter`, and the one that reaches
-     * it pauses the destination until `pauseUntil` (returned as `pausedUntil`).
+     * attempt deferred at every recipient counts towards `backoffAfter`, and from there on each
+     * such attempt pauses the destination until `pauseUntil` (returned as `pausedUntil`;
+     * `started` when this call began the pause). A definite answer ends such a pause.
      */
     async adapt(
       destination: string,
@@ -174,11 +201,12 @@ export function createDestinationLimiter(
       error = '',
       sessionMs = 1_000,
       pauseUntil = 0,
-    ): Promise<{ window: number; pausedUntil?: number }> {
+    ): Promise<{ window: number; pausedUntil?: number; started?: boolean }> {
       const now = clock();
-      if (outcome === 'ok' && (atMaxUntil.get(destination) ?? 0) > now) return { window: limits.maxWindow };
+      const answered = outcome === 'ok' || outcome === 'reachable';
+      if (answered && (atMaxUntil.get(destination) ?? 0) > now) return { window: limits.maxWindow };
       const { state } = keys(destination);
-      const [window, pausedUntil] = (
+      const [window, pausedUntil, started] = (
         (await ADAPT.run(
           redis,
           [state],
@@ -193,15 +221,18 @@ export function createDestinationLimiter(
             limits.backoffAfter,
             pauseUntil,
             AT_MAX_RESAMPLE_MS,
+            // A streak survives the pause it caused (the first deferral after it renews the pause).
+            Math.max(2 * (pauseUntil - now), AT_MAX_RESAMPLE_MS),
           ],
-        )) as [number, number]
-      ).map(Number) as [number, number];
+        )) as [number, number, number]
+      ).map(Number) as [number, number, number];
+      // Only after a written success may the next ones skip Redis (the streak relies on it).
       if (outcome === 'ok' && window >= limits.maxWindow) {
         // Bounded: a worker that met very many destinations starts over.
         if (atMaxUntil.size >= 10_000) atMaxUntil.clear();
         atMaxUntil.set(destination, now + AT_MAX_RESAMPLE_MS);
-      } else atMaxUntil.delete(destination);
-      return { window, ...(pausedUntil > 0 && { pausedUntil }) };
+      } else if (outcome !== 'reachable') atMaxUntil.delete(destination);
+      return { window, ...(pausedUntil > 0 && { pausedUntil, started: started === 1 }) };
     },
 
     /** Until when the destination is paused (0 when it is not): one HGET. */
@@ -211,13 +242,22 @@ export function createDestinationLimiter(
 
     async pause(destination: string, until: number, reason: string): Promise<void> {
       const { state } = keys(destination);
-      await redis.hset(state, 'pausedUntil', String(until), 'lastError', reason.slice(0, 300));
+      await redis.hset(
+        state,
+        'pausedUntil',
+        String(until),
+        'pauseCause',
+        'unreachable',
+        'lastError',
+        reason.slice(0, 300),
+      );
       await redis.pexpire(state, STATE_TTL_MS);
       await redis.zadd(index, Date.now(), destination);
     },
 
+    /** Ends a pause, and the streak of deferrals behind a backoff (the operator says: try again). */
     async resume(destination: string): Promise<void> {
-      await redis.hdel(keys(destination).state, 'pausedUntil');
+      await redis.hdel(keys(destination).state, 'pausedUntil', 'pauseCause', 'deferredStreak');
     },
 
     async list(now = Date.now()): Promise<DestinationState[]> {

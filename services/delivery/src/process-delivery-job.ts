@@ -108,8 +108,12 @@ export async function processDeliveryJob(
     const until = await deps.attempt.limiter.pausedUntil(paused.destination).catch(() => 0);
     if (until > now()) {
       pauses!.note(data.domain, paused.destination, until);
-      deps.logger.debug({ ...context, reason: 'paused', destination: paused.destination }, 'no slot');
-      await job.moveToDelayed(until + jitter(), token);
+      deps.logger.debug(
+        { ...context, reason: 'paused', destination: paused.destination, known: true },
+        'no slot',
+      );
+      // Never past the lifetime: the job then expires on time instead of after the pause.
+      await job.moveToDelayed(Math.min(until + jitter(), data.expiresAt), token);
       throw new DelayedError();
     }
     pauses!.forget(data.domain);
@@ -217,7 +221,7 @@ export async function processDeliveryJob(
     if (report.noSlot) {
       // Waiting for a free connection slot is not an attempt: re-schedule without counting it,
       // with jitter so that waiting jobs do not all come back at the same instant.
-      const at = Math.max(report.noSlot.retryAt, now()) + jitter();
+      const at = Math.min(Math.max(report.noSlot.retryAt, now()) + jitter(), data.expiresAt);
       if (report.noSlot.reason === 'paused' && report.destination)
         pauses?.note(data.domain, report.destination, report.noSlot.retryAt);
       deps.logger.debug(

@@ -45,20 +45,45 @@ test('attempts deferred at every recipient pause the destination once the streak
   assert.equal(state?.window, 5);
 });
 
-test('a success ends the streak, and a success within the last second holds the pause back', async () => {
-  let now = 7_000_000;
-  const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 2 }, () => now);
+test('a definite answer ends the streak, and a deferral within a second of one does not count', async () => {
+  // The guard uses Redis's clock (workers' clocks may differ): real time, not a test clock.
+  const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 2 });
   const destination = 'mx.mixed-streak.test:25';
-  const deferAll = () => limiter.adapt(destination, 'deferred-all', '451 4.7.1 later', 10, now + 30_000);
-  assert.equal((await deferAll()).pausedUntil, undefined);
+  const deferAll = () =>
+    limiter.adapt(destination, 'deferred-all', '451 4.7.1 later', 10, Date.now() + 30_000);
+  assert.equal((await deferAll()).pausedUntil, undefined, 'streak 1');
   await limiter.adapt(destination, 'ok', '', 10);
-  assert.equal((await deferAll()).pausedUntil, undefined, 'the success reset the streak to 0');
-  now += 100;
-  // Streak 2, but a success was written 100 ms ago: a process at the maximum window may be skipping
-  // its later successes (AT_MAX_RESAMPLE_MS), so this is no proof that nothing gets through.
+  // Within a second of a written success: a process at the maximum window may be skipping its
+  // later successes (AT_MAX_RESAMPLE_MS), so these deferrals prove nothing and do not count.
   assert.equal((await deferAll()).pausedUntil, undefined);
-  now += 1_000;
-  assert.equal((await deferAll()).pausedUntil, now + 30_000, 'paused once the success is over a second old');
+  assert.equal((await deferAll()).pausedUntil, undefined);
+  assert.equal((await deferAll()).pausedUntil, undefined);
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  assert.equal((await deferAll()).pausedUntil, undefined, 'streak 1 again: the success had reset it');
+  const paused = await deferAll();
+  assert.ok(paused.pausedUntil && paused.started, 'streak 2: paused, and this call began the pause');
+  const again = await deferAll();
+  assert.equal(again.started, false, 'a deferral during the pause renews it but did not begin it');
+  // A session still in flight when the pause began delivers: the backoff ends at once.
+  await limiter.adapt(destination, 'ok', '', 10);
+  assert.equal(await limiter.pausedUntil(destination), 0);
+});
+
+test('a pause for unreachability is not ended by a success; resume ends either kind with its streak', async () => {
+  const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 2 });
+  const destination = 'mx.resume-streak.test:25';
+  const until = Date.now() + 60_000;
+  await limiter.pause(destination, until, 'connect ECONNREFUSED');
+  await limiter.adapt(destination, 'ok', '', 10);
+  assert.equal(await limiter.pausedUntil(destination), until);
+  await limiter.resume(destination);
+  assert.equal(await limiter.pausedUntil(destination), 0);
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  const deferAll = () => limiter.adapt(destination, 'deferred-all', '450 busy', 10, Date.now() + 30_000);
+  await deferAll();
+  assert.ok((await deferAll()).started);
+  await limiter.resume(destination);
+  assert.equal((await deferAll()).pausedUntil, undefined, 'the streak went with the pause');
 });
 
 test('OUTPOST_DESTINATION_BACKOFF_AFTER=0: never paused for deferrals', async () => {
@@ -113,6 +138,15 @@ test('a receiver that defers every recipient: after 3 attempts its other message
       ),
     10_000,
     'every later message waits for the pause',
+  );
+  // Each waited on the process's own memory of the pause (one field read), not on the limiter's
+  // answer after loading the message.
+  const waits = worker.logs.filter(
+    (line) => line.msg === 'no slot' && later.some((message) => message.id === line.messageId),
+  );
+  assert.ok(
+    waits.every((line) => line.known === true),
+    JSON.stringify(waits),
   );
   const rcpts = receiver.events.filter((event) => event.stage === 'rcpt');
   assert.equal(rcpts.length, 3, 'only the first three messages met the receiver');

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
+import type { Message } from '@outpost/core';
 import { type OutpostProcess, spawnOutpost } from '@outpost/testing';
 import { createDestinationLimiter } from '../src/destination-limiter.ts';
+import { createOperatorControls } from '../src/operator-controls.ts';
 import { DeliveryWorld, waitFor } from './helpers.ts';
 
 let world: DeliveryWorld;
@@ -163,4 +165,158 @@ test('stopping delivery closes its idle connections and gives their slots back a
     5_000,
     'the connection closed',
   );
+});
+
+test('attempts deferred at every recipient pause the destination once the streak is reached', async () => {
+  const now = 5_000_000;
+  const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 3 }, () => now);
+  const destination = 'mx.streak.test:25';
+  const pauseUntil = () => now + 60_000;
+  const busy = '450 4.5.0 Mail system is Busy';
+  assert.equal(
+    (await limiter.adapt(destination, 'deferred-all', busy, 10, pauseUntil())).pausedUntil,
+    undefined,
+  );
+  assert.equal(
+    (await limiter.adapt(destination, 'deferred-all', busy, 10, pauseUntil())).pausedUntil,
+    undefined,
+  );
+  assert.equal((await limiter.acquire(destination, now)).granted, true, 'not paused before the streak');
+  const third = await limiter.adapt(destination, 'deferred-all', busy, 10, pauseUntil());
+  assert.equal(third.pausedUntil, now + 60_000);
+  const answer = await limiter.acquire(destination, now);
+  assert.equal(!answer.granted && answer.reason, 'paused');
+  assert.equal(await limiter.pausedUntil(destination), now + 60_000);
+  const [state] = (await limiter.list(now)).filter((entry) => entry.destination === destination);
+  assert.equal(state?.lastError, busy);
+  assert.equal(state?.pausedUntil, now + 60_000);
+  // A blanket deferral does not shrink the window: the server answered, it was not overloaded by us.
+  assert.equal(state?.window, 5);
+});
+
+test('a definite answer ends the streak, and a deferral within a second of one does not count', async () => {
+  // The guard uses Redis's clock (workers' clocks may differ): real time, not a test clock.
+  const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 2 });
+  const destination = 'mx.mixed-streak.test:25';
+  const deferAll = () =>
+    limiter.adapt(destination, 'deferred-all', '451 4.7.1 later', 10, Date.now() + 30_000);
+  assert.equal((await deferAll()).pausedUntil, undefined, 'streak 1');
+  await limiter.adapt(destination, 'ok', '', 10);
+  // Within a second of a written success: a process at the maximum window may be skipping its
+  // later successes (AT_MAX_RESAMPLE_MS), so these deferrals prove nothing and do not count.
+  assert.equal((await deferAll()).pausedUntil, undefined);
+  assert.equal((await deferAll()).pausedUntil, undefined);
+  assert.equal((await deferAll()).pausedUntil, undefined);
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  assert.equal((await deferAll()).pausedUntil, undefined, 'streak 1 again: the success had reset it');
+  const paused = await deferAll();
+  assert.ok(paused.pausedUntil && paused.started, 'streak 2: paused, and this call began the pause');
+  const again = await deferAll();
+  assert.equal(again.started, false, 'a deferral during the pause renews it but did not begin it');
+  // A session still in flight when the pause began delivers: the backoff ends at once.
+  await limiter.adapt(destination, 'ok', '', 10);
+  assert.equal(await limiter.pausedUntil(destination), 0);
+});
+
+test('a pause for unreachability is not ended by a success; resume ends either kind with its streak', async () => {
+  const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 2 });
+  const destination = 'mx.resume-streak.test:25';
+  const until = Date.now() + 60_000;
+  await limiter.pause(destination, until, 'connect ECONNREFUSED');
+  await limiter.adapt(destination, 'ok', '', 10);
+  assert.equal(await limiter.pausedUntil(destination), until);
+  await limiter.resume(destination);
+  assert.equal(await limiter.pausedUntil(destination), 0);
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  const deferAll = () => limiter.adapt(destination, 'deferred-all', '450 busy', 10, Date.now() + 30_000);
+  await deferAll();
+  assert.ok((await deferAll()).started);
+  await limiter.resume(destination);
+  assert.equal((await deferAll()).pausedUntil, undefined, 'the streak went with the pause');
+});
+
+test('OUTPOST_DESTINATION_BACKOFF_AFTER=0: never paused for deferrals', async () => {
+  const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 0 });
+  const destination = 'mx.no-backoff.test:25';
+  for (let i = 0; i < 20; i++) {
+    const adapted = await limiter.adapt(destination, 'deferred-all', '450 busy', 10, Date.now() + 60_000);
+    assert.equal(adapted.pausedUntil, undefined);
+  }
+  assert.equal(await limiter.pausedUntil(destination), 0);
+});
+
+test('a receiver that defers every recipient: after 3 attempts its other messages wait without a session; flush ends it', async () => {
+  let refusing = true;
+  const receiver = await world.receiver('127.0.0.7', {
+    rcpt: () => (refusing ? '450 4.7.1 Rate limited, try again later' : undefined),
+  });
+  world.mx('backoff.test', [{ name: 'mx.backoff.test', priority: 10, a: ['127.0.0.7'] }]);
+  const worker = spawnOutpost(
+    'delivery',
+    world.env({
+      LOG_LEVEL: 'debug',
+      OUTPOST_DESTINATION_BACKOFF_AFTER: '3',
+      // One connection at a time: exactly three attempts come before the pause.
+      OUTPOST_DESTINATION_WINDOW_START: '1',
+      OUTPOST_DESTINATION_WINDOW_MAX: '1',
+      OUTPOST_RETRY_FIRST: '60s',
+      OUTPOST_RETRY_MAX: '60s',
+    }),
+  );
+  workers.push(worker);
+  await worker.waitForLog((line) => line.msg === 'delivery running');
+  const first: Message[] = [];
+  for (let i = 0; i < 3; i++) {
+    first.push(await world.enqueue({ recipients: [`user${i}@backoff.test`] }));
+    await worker.waitForLog((line) => line.msg === 'deferred' && line.messageId === first[i]!.id);
+  }
+  const paused = await worker.waitForLog((line) =>
+    String(line.msg).startsWith('destination deferred every recipient'),
+  );
+  assert.equal(paused.cause, 'deferred-all');
+  assert.equal(paused.lastProblem, '450 4.7.1 Rate limited, try again later');
+
+  const later: Message[] = [];
+  for (let i = 3; i < 8; i++) later.push(await world.enqueue({ recipients: [`user${i}@backoff.test`] }));
+  await waitFor(
+    () =>
+      later.every((message) =>
+        worker.logs.some(
+          (line) => line.msg === 'no slot' && line.messageId === message.id && line.reason === 'paused',
+        ),
+      ),
+    10_000,
+    'every later message waits for the pause',
+  );
+  // Each waited on the process's own memory of the pause (one field read), not on the limiter's
+  // answer after loading the message.
+  const waits = worker.logs.filter(
+    (line) => line.msg === 'no slot' && later.some((message) => message.id === line.messageId),
+  );
+  assert.ok(
+    waits.every((line) => line.known === true),
+    JSON.stringify(waits),
+  );
+  const rcpts = receiver.events.filter((event) => event.stage === 'rcpt');
+  assert.equal(rcpts.length, 3, 'only the first three messages met the receiver');
+  assert.equal(
+    worker.logs.filter((line) => line.msg === 'delivery attempt' && line.domain === 'backoff.test').length,
+    3,
+  );
+  const limiter = createDestinationLimiter(world.redis.client());
+  const [state] = (await limiter.list()).filter((entry) => entry.destination.startsWith('mx.backoff.test:'));
+  assert.ok(state?.pausedUntil && state.pausedUntil > Date.now() + 30_000, 'paused for a retry interval');
+  assert.equal(state?.lastError, '450 4.7.1 Rate limited, try again later');
+
+  // The receiver recovers and the operator flushes: the pause ends in Redis, and the worker, which
+  // remembers the domain as paused for another minute, asks Redis again and delivers all eight.
+  refusing = false;
+  const controls = createOperatorControls(world.redis.client());
+  try {
+    assert.equal(await controls.flushDomain('backoff.test'), 8);
+  } finally {
+    await controls.close();
+  }
+  for (const message of [...first, ...later]) await world.waitForMessageDone(message.id, 20_000);
+  assert.equal(receiver.messages.filter((entry) => entry.acknowledged).length, 8);
 });

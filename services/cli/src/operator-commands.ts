@@ -46,7 +46,7 @@ export function addOperatorCommands(program: Command): void {
         process.stdout.write('DESTINATION\tWINDOW\tIN FLIGHT\tPAUSED UNTIL\tLAST ERROR\n');
         for (const state of states) {
           process.stdout.write(
-            `${state.destination}\t${state.window}\t${state.inFlight}\t${time(state.pausedUntil)}\t${state.lastError ?? '-'}\n`,
+            `${state.destination}\t${state.window}\t${state.inFlight}\t${time(state.pausedUntil)}${state.pauseCause ? ` (${state.pauseCause})` : ''}\t${state.lastError ?? '-'}\n`,
           );
         }
       }),

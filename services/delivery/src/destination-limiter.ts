@@ -55,6 +55,8 @@ export interface DestinationState {
   window: number;
   inFlight: number;
   pausedUntil?: number;
+  /** Why it is paused: no session got a greeting, or it deferred everything (the backoff). */
+  pauseCause?: 'unreachable' | 'deferred-all';
   lastError?: string;
 }
 
@@ -272,7 +274,12 @@ export function createDestinationLimiter(
           destination,
           window: Number(fields.window ?? limits.initialWindow),
           inFlight,
-          ...(pausedUntil > now && { pausedUntil }),
+          ...(pausedUntil > now && {
+            pausedUntil,
+            ...((fields.pauseCause === 'unreachable' || fields.pauseCause === 'deferred-all') && {
+              pauseCause: fields.pauseCause,
+            }),
+          }),
           ...(fields.lastError && { lastError: fields.lastError }),
         });
       }

@@ -73,6 +73,7 @@ test('refused connections halve the window and pause the destination; success wi
   const [state] = (await limiter.list()).filter((entry) => entry.destination === 'mx.dead.test:25');
   assert.equal(state?.window, 3);
   assert.equal(state?.lastError, 'whole cohort failed');
+  assert.equal(state?.pauseCause, 'unreachable');
   await limiter.resume('mx.dead.test:25');
   const granted = await limiter.acquire('mx.dead.test:25');
   assert.equal(granted.granted, true);
@@ -307,6 +308,7 @@ test('a receiver that defers every recipient: after 3 attempts its other message
   const [state] = (await limiter.list()).filter((entry) => entry.destination.startsWith('mx.backoff.test:'));
   assert.ok(state?.pausedUntil && state.pausedUntil > Date.now() + 30_000, 'paused for a retry interval');
   assert.equal(state?.lastError, '450 4.7.1 Rate limited, try again later');
+  assert.equal(state?.pauseCause, 'deferred-all');
 
   // The receiver recovers and the operator flushes: the pause ends in Redis, and the worker, which
   // remembers the domain as paused for another minute, asks Redis again and delivers all eight.

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { createDestinationLimiter } from '../src/destination-limiter.ts';
 import { rememberDestination } from '../src/operator-controls.ts';
 import { DeliveryWorld } from './helpers.ts';
 
@@ -64,6 +65,19 @@ test('outpost destinations lists each destination with its window and connection
   assert.ok(hold, JSON.stringify(lines));
   assert.equal(hold.window, 6, 'one success widened the default window of 5');
   assert.equal(hold.inFlight, 0);
+});
+
+test('outpost destinations says why a destination is paused', async () => {
+  const limiter = createDestinationLimiter(world.redis.client());
+  await limiter.pause('mx.table.test:25', Date.now() + 60_000, 'connect ECONNREFUSED 127.0.0.99:25');
+  const table = await outpost('destinations');
+  assert.match(table, /^DESTINATION\tWINDOW\tIN FLIGHT\tPAUSED UNTIL\tLAST ERROR$/m);
+  assert.match(
+    table,
+    /^mx\.table\.test:25\t5\t0\t\S+ \(unreachable\)\tconnect ECONNREFUSED 127\.0\.0\.99:25$/m,
+  );
+  await limiter.resume('mx.table.test:25');
+  assert.match(await outpost('destinations'), /^mx\.table\.test:25\t5\t0\t-\t/m);
 });
 
 test('the domain -> destination note is written once per process and hour, and again when it changes', async () => {

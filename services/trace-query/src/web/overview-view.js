@@ -66,6 +66,12 @@ export function overviewView(container, { fail, hours = 24 }) {
   });
 }
 
+/** Why a destination is paused, as the page says it. */
+const PAUSE_CAUSES = {
+  unreachable: ' (unreachable)',
+  'deferred-all': ' (backed off: it deferred everything)',
+};
+
 function chartHeading(hours, redraw) {
   const select = el(
     'select',
@@ -153,7 +159,7 @@ function destinationsTable(destinations) {
               ? el(
                   'span',
                   { class: 'status status-paused' },
-                  `paused until ${formatTime(destination.pausedUntil)}`,
+                  `paused until ${formatTime(destination.pausedUntil)}${PAUSE_CAUSES[destination.pauseCause] ?? ''}`,
                 )
               : 'open',
           ),

@@ -25,6 +25,12 @@ export function createDeliveryMetrics(deps: {
     help: 'Sessions lost after the final dot (RFC 1047): the receiver may have the message twice',
     registers: [registry],
   });
+  const waits = new Counter({
+    name: 'outpost_delivery_waits_total',
+    help: 'Jobs put back without an attempt: their destination paused (unreachable or backed off), no connection slot free (busy), or held by an operator',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const sessionsInFlight = new Gauge({
     name: 'outpost_delivery_sessions_in_flight',
     help: 'SMTP delivery attempts running in this process',
@@ -77,7 +83,7 @@ export function createDeliveryMetrics(deps: {
         );
     },
   });
-  return { registry, attempts, possibleDuplicates, sessionsInFlight, redisOverMaxmemory };
+  return { registry, attempts, possibleDuplicates, waits, sessionsInFlight, redisOverMaxmemory };
 }
 
 export type DeliveryMetrics = ReturnType<typeof createDeliveryMetrics>;

@@ -112,6 +112,7 @@ export async function processDeliveryJob(
         { ...context, reason: 'paused', destination: paused.destination, known: true },
         'no slot',
       );
+      deps.metrics?.waits.inc({ reason: 'paused' });
       // Never past the lifetime: the job then expires on time instead of after the pause.
       await job.moveToDelayed(Math.min(until + jitter(), data.expiresAt), token);
       throw new DelayedError();
@@ -136,6 +137,7 @@ export async function processDeliveryJob(
   if (now() < data.expiresAt && before.held) {
     // Held by an operator: not an attempt; look again in a minute (flush/resume is immediate).
     deps.logger.debug({ ...context }, 'held by operator');
+    deps.metrics?.waits.inc({ reason: 'held' });
     await job.moveToDelayed(now() + HELD_RECHECK_MS, token);
     throw new DelayedError();
   }
@@ -222,6 +224,7 @@ export async function processDeliveryJob(
       // Waiting for a free connection slot is not an attempt: re-schedule without counting it,
       // with jitter so that waiting jobs do not all come back at the same instant.
       const at = Math.min(Math.max(report.noSlot.retryAt, now()) + jitter(), data.expiresAt);
+      deps.metrics?.waits.inc({ reason: report.noSlot.reason });
       if (report.noSlot.reason === 'paused' && report.destination)
         pauses?.note(data.domain, report.destination, report.noSlot.retryAt);
       deps.logger.debug(

@@ -193,6 +193,22 @@ describe('health and metrics', () => {
     );
     const paused = await (await fetch(`${base}/metrics`)).text();
     assert.match(paused, /outpost_destination_paused\{destination="mx\.paused\.test:25"\} 1/);
+    // A message for a paused destination waits without an attempt, and is counted as such.
+    world.mx('waiting.test', [{ name: 'mx.waiting.test', priority: 10, a: ['127.0.0.2'] }]);
+    await createDestinationLimiter(world.redis.client()).pause(
+      `mx.waiting.test:${world.port}`,
+      Date.now() + 60_000,
+      'refused',
+    );
+    await world.enqueue({ recipients: ['bob@waiting.test'] });
+    await waitFor(
+      async () =>
+        /outpost_delivery_waits_total\{reason="paused"\} 1/.test(
+          await (await fetch(`${base}/metrics`)).text(),
+        ),
+      10_000,
+      'the wait counted',
+    );
   });
 });
 

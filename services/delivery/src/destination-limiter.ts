@@ -123,8 +123,9 @@ else
     local after = tonumber(ARGV[8])
     if after > 0 and streak >= after then
       local current = tonumber(redis.call('HGET', KEYS[1], 'pausedUntil') or '0')
-      if current <= tonumber(ARGV[6]) then
-        started = 1
+      if current <= tonumber(ARGV[6]) then started = 1 end
+      -- Also when it outlasts a pause for unreachability: a success may then end it.
+      if started == 1 or tonumber(ARGV[9]) > current then
         redis.call('HSET', KEYS[1], 'pauseCause', 'deferred-all')
       end
       paused = math.max(current, tonumber(ARGV[9]))

@@ -138,7 +138,7 @@ export async function processDeliveryJob(
     // Held by an operator: not an attempt; look again in a minute (flush/resume is immediate).
     deps.logger.debug({ ...context }, 'held by operator');
     deps.metrics?.waits.inc({ reason: 'held' });
-    await job.moveToDelayed(now() + HELD_RECHECK_MS, token);
+    await job.moveToDelayed(Math.min(now() + HELD_RECHECK_MS, data.expiresAt), token);
     throw new DelayedError();
   }
   const message = await loading;

@@ -236,6 +236,18 @@ test('a pause for unreachability is not ended by a success; resume ends either k
   assert.equal((await deferAll()).pausedUntil, undefined, 'the streak went with the pause');
 });
 
+test('a backoff that outlasts a pause for unreachability takes it over: a success then ends it', async () => {
+  const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 1 });
+  const destination = 'mx.both-pauses.test:25';
+  await limiter.pause(destination, Date.now() + 10_000, 'connect ECONNREFUSED');
+  // A session that started before the pause comes back deferred at every recipient.
+  await limiter.adapt(destination, 'deferred-all', '450 busy', 10, Date.now() + 60_000);
+  const [state] = (await limiter.list()).filter((entry) => entry.destination === destination);
+  assert.equal(state?.pauseCause, 'deferred-all');
+  await limiter.adapt(destination, 'ok', '', 10);
+  assert.equal(await limiter.pausedUntil(destination), 0);
+});
+
 test('OUTPOST_DESTINATION_BACKOFF_AFTER=0: never paused for deferrals', async () => {
   const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 0 });
   const destination = 'mx.no-backoff.test:25';

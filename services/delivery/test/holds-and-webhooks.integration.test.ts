@@ -55,3 +55,15 @@ test('a held message is not attempted until released', async () => {
   await world.waitForMessageDone(message.id);
   assert.equal(receiver.messages.length, 1);
 });
+
+test('a held message expires at the end of its lifetime, not at the next look a minute later', async () => {
+  world.mx('held-expiring.test', [{ name: 'mx.held-expiring.test', priority: 10, a: ['127.0.0.3'] }]);
+  const admin = world.redis.client();
+  const id = newMessageId();
+  await admin.set(controlKeys.heldMessage(id), 'ops');
+  await world.enqueue({ id, recipients: ['bob@held-expiring.test'], expiresInMs: 2_000 });
+  // The hold looks again after HELD_RECHECK_MS (60 s) unless the lifetime ends first.
+  await world.waitForMessageDone(id, 10_000);
+  const [bounce] = (await world.bounces()).filter((entry) => entry.messageId === id);
+  assert.equal(bounce?.recipients[0]?.status, 'expired');
+});

@@ -203,7 +203,7 @@ describe('health and metrics', () => {
     await world.enqueue({ recipients: ['bob@waiting.test'] });
     await waitFor(
       async () =>
-        /outpost_delivery_waits_total\{reason="paused"\} 1/.test(
+        /^outpost_delivery_waits_total\{reason="paused"\} 1$/m.test(
           await (await fetch(`${base}/metrics`)).text(),
         ),
       10_000,

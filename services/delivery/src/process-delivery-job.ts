@@ -100,24 +100,19 @@ export async function processDeliveryJob(
   }
   const context = { messageId: data.messageId, domain: data.domain, attempt: data.attempts + 1 };
   const jitter = () => Math.floor((deps.random ?? Math.random)() * 1_000);
+  /** Not an attempt (nothing counted): back in the queue until `at`, never past the lifetime. */
+  const putBack = async (at: number, reason: Wait, details: object = {}): Promise<never> => {
+    deps.logger.debug({ ...context, reason, ...details }, reason === 'held' ? 'held by operator' : 'no slot');
+    deps.metrics?.waits.inc({ reason });
+    await job.moveToDelayed(Math.min(at, data.expiresAt), token);
+    throw new DelayedError();
+  };
   // A destination this process found paused: while Redis says it still is, wait for the end of the
   // pause without loading anything (paused-domains.ts). Past its lifetime a job goes on to expire.
-  const pauses = deps.attempt.pauses;
-  const paused = pauses?.get(data.domain, now());
-  if (paused && deps.attempt.limiter && now() < data.expiresAt) {
-    const until = await deps.attempt.limiter.pausedUntil(paused.destination).catch(() => 0);
-    if (until > now()) {
-      pauses!.note(data.domain, paused.destination, until);
-      deps.logger.debug(
-        { ...context, reason: 'paused', destination: paused.destination, known: true },
-        'no slot',
-      );
-      deps.metrics?.waits.inc({ reason: 'paused' });
-      // Never past the lifetime: the job then expires on time instead of after the pause.
-      await job.moveToDelayed(Math.min(until + jitter(), data.expiresAt), token);
-      throw new DelayedError();
-    }
-    pauses!.forget(data.domain);
+  if (now() < data.expiresAt) {
+    const pause = await confirmedPause(deps.attempt, data.domain, now);
+    if (pause)
+      await putBack(pause.until + jitter(), 'paused', { destination: pause.destination, known: true });
   }
   const markKey = sentMarkKey(job.id ?? `${data.messageId}:${data.domain}`, data.attempts);
   // The message and the suppression list are read alongside the preflight: one round trip on the
@@ -134,13 +129,8 @@ export async function processDeliveryJob(
     sentMarkKey: markKey,
   });
   // A hold does not stop the lifetime clock: a held message past its lifetime expires as usual.
-  if (now() < data.expiresAt && before.held) {
-    // Held by an operator: not an attempt; look again in a minute (flush/resume is immediate).
-    deps.logger.debug({ ...context }, 'held by operator');
-    deps.metrics?.waits.inc({ reason: 'held' });
-    await job.moveToDelayed(Math.min(now() + HELD_RECHECK_MS, data.expiresAt), token);
-    throw new DelayedError();
-  }
+  // Held by an operator: look again in a minute (flush/resume is immediate).
+  if (now() < data.expiresAt && before.held) await putBack(now() + HELD_RECHECK_MS, 'held');
   const message = await loading;
   if (!message) {
     // A solo job whose body is gone: an earlier run finished the message and was lost before
@@ -221,18 +211,13 @@ export async function processDeliveryJob(
     if (report.destination)
       await rememberDestination(deps.redis, data.domain, report.destination).catch(() => {});
     if (report.noSlot) {
-      // Waiting for a free connection slot is not an attempt: re-schedule without counting it,
-      // with jitter so that waiting jobs do not all come back at the same instant.
-      const at = Math.min(Math.max(report.noSlot.retryAt, now()) + jitter(), data.expiresAt);
-      deps.metrics?.waits.inc({ reason: report.noSlot.reason });
+      // Waiting for a free connection slot is not an attempt: with jitter, so that waiting jobs do
+      // not all come back at the same instant.
       if (report.noSlot.reason === 'paused' && report.destination)
-        pauses?.note(data.domain, report.destination, report.noSlot.retryAt);
-      deps.logger.debug(
-        { ...context, reason: report.noSlot.reason, destination: report.destination },
-        'no slot',
-      );
-      await job.moveToDelayed(at, token);
-      throw new DelayedError();
+        deps.attempt.pauses?.note(data.domain, report.destination, report.noSlot.retryAt);
+      await putBack(Math.max(report.noSlot.retryAt, now()) + jitter(), report.noSlot.reason, {
+        destination: report.destination,
+      });
     }
     windowUpdate = report.windowUpdate;
     if (takenOver) {
@@ -398,6 +383,30 @@ export async function processDeliveryJob(
   // Its mark is gone with the body: nothing is left for a message job to delete.
   const { sentMark: _deleted, ...finished } = result;
   return finished;
+}
+
+/** Why a job went back to the queue without an attempt (outpost_delivery_waits_total's reason). */
+type Wait = 'paused' | 'busy' | 'held';
+
+/**
+ * The pause this process noted for the domain's destination, once Redis confirms it still runs
+ * (one field read); a pause Redis no longer has (ended, resumed, flushed) is forgotten.
+ */
+async function confirmedPause(
+  deps: Pick<AttemptDeps, 'pauses' | 'limiter'>,
+  domain: string,
+  now: () => number,
+): Promise<{ destination: string; until: number } | undefined> {
+  const { pauses, limiter } = deps;
+  const known = pauses?.get(domain, now());
+  if (!known || !pauses || !limiter) return undefined;
+  const until = await limiter.pausedUntil(known.destination).catch(() => 0);
+  if (until <= now()) {
+    pauses.forget(domain);
+    return undefined;
+  }
+  pauses.note(domain, known.destination, until);
+  return { destination: known.destination, until };
 }
 
 /** What the delivery log shows about the message itself (first attempt of any of its domains). */

@@ -65,6 +65,18 @@ export function createConnectionPool(
     return channel.transactions < own.transactions && now() - channel.createdAt < own.ageMs;
   };
 
+  /** Closes the destination's idle connections (it was paused); resolves once their slots are back. */
+  const closeDestination = async (destination: string): Promise<void> => {
+    const entries = idle.get(destination) ?? [];
+    idle.delete(destination);
+    await Promise.all(
+      entries.map(({ entry, timer }) => {
+        clearTimeout(timer);
+        return discard(entry);
+      }),
+    );
+  };
+
   return {
     take(destination: string): PooledConnection | undefined {
       const entries = idle.get(destination);
@@ -94,17 +106,7 @@ export function createConnectionPool(
       idle.set(destination, entries);
     },
 
-    /** Closes the destination's idle connections (it was paused); resolves once their slots are back. */
-    async closeDestination(destination: string): Promise<void> {
-      const entries = idle.get(destination) ?? [];
-      idle.delete(destination);
-      await Promise.all(
-        entries.map(({ entry, timer }) => {
-          clearTimeout(timer);
-          return discard(entry);
-        }),
-      );
-    },
+    closeDestination,
 
     get size(): number {
       return [...idle.values()].reduce((total, entries) => total + entries.length, 0);
@@ -112,15 +114,7 @@ export function createConnectionPool(
 
     /** Closes every idle connection; resolves once their slots are given back. */
     async closeAll(): Promise<void> {
-      const releases: Promise<void>[] = [];
-      for (const entries of idle.values()) {
-        for (const { entry, timer } of entries) {
-          clearTimeout(timer);
-          releases.push(discard(entry));
-        }
-      }
-      idle.clear();
-      await Promise.all(releases);
+      await Promise.all([...idle.keys()].map(closeDestination));
     },
   };
 }

@@ -24,6 +24,9 @@ const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.
   services: Record<string, Record<string, unknown>>;
 };
 const dockerfile = readFileSync(new URL('../deploy/docker/Dockerfile', import.meta.url), 'utf8');
+const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  scripts: Record<string, string>;
+};
 
 test('redis runs with AOF fsync always and noeviction, on a named volume, with a healthcheck', () => {
   const redis = compose.services.redis!;
@@ -84,7 +87,10 @@ test('the image pins its base, runs as a non-root user and starts the outpost co
   for (const base of bases) assert.match(base!, /^node:24\.\d+\.\d+-/);
   assert.match(dockerfile, /^USER node$/m);
   assert.match(dockerfile, /npm ci/);
-  assert.match(dockerfile, /ENTRYPOINT \["node", "\/app\/services\/cli\/bin\/outpost\.ts"\]/);
+  // The bundle npm run build makes (scripts/build.ts), built after the typecheck and before the prune.
+  assert.match(dockerfile, /npm run typecheck \\\n && npm run build \\\n && npm prune --omit=dev/);
+  assert.match(dockerfile, /ENTRYPOINT \["node", "\/app\/dist\/outpost\.mjs"\]/);
+  assert.equal(packageJson.scripts.build, 'node scripts/build.ts');
 });
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -50,14 +50,16 @@ const USAGE = `usage: npm run bench -- compare [options]
 Workloads (--workloads, default all), each --runs times (default 3), round-robin between systems:
   ceiling    smtp-source -> smtp-sink, 20 sessions, connection reused and new per message
   e2e        --messages (20000) x 2 KB to 50 domains: end to end, ingest only + delivery only
-             (held queue released), and 10% of RCPTs deferred; Outpost and Postfix
-  e2e-100k   --large-messages (2000) x 100 KB, end to end; Outpost and Postfix
+             (held queue released), and 10% of RCPTs deferred; Outpost and Postfix; and Outpost
+             end to end with its traces exported (traced)
+  e2e-100k   --large-messages (2000) x 100 KB, end to end, plain and traced; Outpost and Postfix
   latency    --rate (100) msg/s offered for --latency-seconds (30): p99 enqueue to delivered (Outpost)
   backlog    --backlog-messages (200000) queued while delivery is off: Redis memory per message
              beyond the body, time to drain (Outpost)
 
   --systems LIST        outpost,postfix (default both; Postfix needs the postfix package and root)
-  --modes LIST          e2e,hold,defer10: which rows of the e2e workload to run (default all)
+  --modes LIST          e2e,hold,defer10,traced: which rows of the e2e workloads to run (default all;
+                        traced: Outpost with its traces exported over OTLP to a counting sink)
   --workers N           Outpost delivery worker processes (default 1)
   --runs N              runs per row (default 3; --quick: 1)
   --messages N, --large-messages N, --backlog-messages N, --rate N, --latency-seconds N
@@ -77,26 +79,27 @@ const ROWS_E2E: Array<{ system: System; mode: E2eMode }> = [
   { system: 'postfix', mode: 'hold' },
   { system: 'outpost', mode: 'defer10' },
   { system: 'postfix', mode: 'defer10' },
+  { system: 'outpost', mode: 'traced' },
 ];
 
 const MIB = 2 ** 20;
 
 function e2eRows(workload: string, runs: E2eRunResult[], modes: E2eMode[]): Row[] {
+  const complete = (system: System, mode: E2eMode) =>
+    runs.filter((run) => run.system === system && run.mode === mode && run.complete);
   const pick = (system: System, mode: E2eMode, value: (run: E2eRunResult) => number | undefined) =>
-    figureOf(
-      runs
-        .filter((run) => run.system === system && run.mode === mode && run.complete)
-        .map((run) => value(run) ?? Number.NaN),
-    );
-  const paired = (mode: E2eMode, value: (run: E2eRunResult) => number | undefined) => {
-    const ratios = runs
-      .filter((run) => run.system === 'outpost' && run.mode === mode && run.complete)
-      .map((outpost) => {
-        const postfix = runs.find(
-          (run) => run.system === 'postfix' && run.mode === mode && run.run === outpost.run && run.complete,
-        );
-        return postfix ? (value(outpost) ?? Number.NaN) / (value(postfix) ?? Number.NaN) : Number.NaN;
-      });
+    figureOf(complete(system, mode).map((run) => value(run) ?? Number.NaN));
+  /** Outpost's runs in `mode` over Postfix's of the same round in `postfixMode`. */
+  const paired = (
+    mode: E2eMode,
+    value: (run: E2eRunResult) => number | undefined,
+    postfixMode: E2eMode = mode,
+  ) => {
+    const postfixRuns = complete('postfix', postfixMode);
+    const ratios = complete('outpost', mode).map((outpost) => {
+      const postfix = postfixRuns.find((run) => run.run === outpost.run);
+      return postfix ? (value(outpost) ?? Number.NaN) / (value(postfix) ?? Number.NaN) : Number.NaN;
+    });
     return figureOf(ratios);
   };
   const both = (mode: E2eMode, value: (run: E2eRunResult) => number | undefined) => ({
@@ -112,6 +115,18 @@ function e2eRows(workload: string, runs: E2eRunResult[], modes: E2eMode[]): Row[
       measure: 'injection (ingest while delivering)',
       unit: 'msg/s',
       ...both('e2e', (run) => run.ingestPerSecond),
+    });
+  }
+  if (modes.includes('traced')) {
+    // Postfix has no traces to export: its column is its plain end-to-end run of the same round.
+    const perSecond = (run: E2eRunResult) => run.e2ePerSecond;
+    rows.push({
+      workload,
+      measure: 'end to end, traces exported (OTLP)',
+      unit: 'msg/s',
+      ...optional('outpost', pick('outpost', 'traced', perSecond)),
+      ...optional('postfix', pick('postfix', 'e2e', perSecond)),
+      ...optional('pairedRatio', paired('traced', perSecond, 'e2e')),
     });
   }
   if (modes.includes('hold')) {
@@ -150,12 +165,21 @@ function e2eRows(workload: string, runs: E2eRunResult[], modes: E2eMode[]): Row[
       ...both('defer10', (run) => (run.retryDrainMs ?? Number.NaN) / 1000),
     });
   }
-  const outpostRuns = runs.filter((run) => run.system === 'outpost' && run.rssPeakBytes);
-  const ingestRss = figureOf(outpostRuns.map((run) => run.rssPeakBytes!.ingest / MIB));
-  const workerRss = figureOf(outpostRuns.map((run) => Math.max(...run.rssPeakBytes!.workers) / MIB));
-  if (ingestRss) rows.push({ workload, measure: 'peak RSS, ingest', unit: 'MiB', outpost: ingestRss });
-  if (workerRss)
-    rows.push({ workload, measure: 'peak RSS, delivery worker', unit: 'MiB', outpost: workerRss });
+  // Peak RSS without and with trace export: the exporter and its queue are memory of their own.
+  const rssRows = (traced: boolean) => {
+    const outpostRuns = runs.filter(
+      (run) => run.system === 'outpost' && run.rssPeakBytes && (run.mode === 'traced') === traced,
+    );
+    const suffix = traced ? ', traces exported' : '';
+    const ingestRss = figureOf(outpostRuns.map((run) => run.rssPeakBytes!.ingest / MIB));
+    const workerRss = figureOf(outpostRuns.map((run) => Math.max(...run.rssPeakBytes!.workers) / MIB));
+    if (ingestRss)
+      rows.push({ workload, measure: `peak RSS, ingest${suffix}`, unit: 'MiB', outpost: ingestRss });
+    if (workerRss)
+      rows.push({ workload, measure: `peak RSS, delivery worker${suffix}`, unit: 'MiB', outpost: workerRss });
+  };
+  rssRows(false);
+  rssRows(true);
   return rows.filter((row) => row.outpost || row.postfix);
 }
 
@@ -400,8 +424,13 @@ export async function compareBenchmark(argv: string[], quickOnly = false): Promi
         const large = workload === 'e2e-100k';
         const size = large ? 102_400 : 2_048;
         const count = large ? largeMessages : messages;
-        const available: E2eMode[] =
-          large || quick ? ['e2e'] : tools ? ['e2e', 'hold', 'defer10'] : ['e2e', 'hold'];
+        const available: E2eMode[] = quick
+          ? ['e2e']
+          : large
+            ? ['e2e', 'traced']
+            : tools
+              ? [...E2E_MODES]
+              : ['e2e', 'hold', 'traced'];
         // --modes narrows the rows; a mode this workload does not run (hold at 100 KB) is skipped.
         const modes = available.filter((mode) => chosenModes.includes(mode));
         const plan = ROWS_E2E.filter(

@@ -25,6 +25,7 @@ import {
 import { freePort, startDnsServer, TestRedis } from '@outpost/testing';
 import { Queue } from 'bullmq';
 import { benchNodeArgs, deployedEnvironment } from './deployed-node-options.ts';
+import { entryPoints } from './entry-points.ts';
 import { commandCounts } from './ingest-bench.ts';
 import { REPO_ROOT, sourceFingerprint } from './machine.ts';
 import {
@@ -53,8 +54,6 @@ export const MX_HOSTS = 10;
 const ZONE = 'bench.test';
 const SENDER = 'bench@bench.outpost.test';
 const HOSTNAME = 'bench.outpost.test';
-const CLI_SCRIPT = join('services', 'cli', 'bin', 'outpost.ts');
-const PROBE_SCRIPT = join('bench', 'src', 'worker-probe.ts');
 const RECEIVERS_SCRIPT = join('bench', 'src', 'smtp-receivers.ts');
 
 /** A run starts only once other processes use less than this much CPU (in cores), or after a wait. */
@@ -229,7 +228,9 @@ async function waitUntilReady(worker: NodeChild, healthPort: number): Promise<vo
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (worker.child.exitCode !== null || worker.child.signalCode !== null) {
-      throw new Error(`delivery worker exited (code ${worker.child.exitCode}): ${worker.stderr().trim()}`);
+      throw new Error(
+        `delivery worker exited (code ${worker.child.exitCode}): ${worker.stderr().trim()}\n${worker.otherLines().slice(-20).join('\n')}`,
+      );
     }
     const ready = await get(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined);
     if (ready?.status === 200) return;
@@ -343,20 +344,21 @@ export async function runDeliveryOnce(settings: DeliverySettings): Promise<Deliv
     await Promise.all(receivers.map((receiver) => receiver.nextLine('READY ', 30_000)));
 
     // Workers: `outpost delivery` as in production, with the probe loaded beside it.
+    const programs = await entryPoints(codeRoot);
     const healthPorts: number[] = [];
     for (let index = 0; index < settings.workers; index++) {
       const healthPort = await freePort('127.0.0.1');
       healthPorts.push(healthPort);
       const env = workerEnv(settings, { redisUrl: redis.url, dns: dns.address, port, healthPort });
       workers.push(
-        spawnNode(join(codeRoot, CLI_SCRIPT), ['delivery'], {
+        spawnNode(programs.cli, ['delivery'], {
           env: { ...env, ...deployedEnvironment(codeRoot) },
           nodeArgs: [
             // The image's flags (heap sizing), so that the RSS is the one a deployment sees.
             ...benchNodeArgs(codeRoot, 'worker'),
             '--expose-gc',
             '--import',
-            pathToFileURL(join(codeRoot, PROBE_SCRIPT)).href,
+            pathToFileURL(programs.probe).href,
             ...(settings.cpuProfileDir
               ? [
                   '--cpu-prof',

@@ -266,7 +266,8 @@ export function deliveryMarkdown(report: DeliveryReport): string {
       'largest worker process over the runs. 451s / deferred: RCPTs the receivers answered 451, and deferred ' +
       'recipient outcomes the workers counted (outpost_delivery_attempts_total).',
     '',
-    `Workers: \`node services/cli/bin/outpost.ts delivery\`, each its own process, with ${env} ` +
+    'Workers: `outpost delivery` from the bundle the image runs (dist/outpost.mjs), each its own process, ' +
+      `with ${env} ` +
       '(and REDIS_URL, OUTPOST_DNS_SERVERS, OUTPOST_DELIVERY_PORT, OUTPOST_DELIVERY_HTTP_LISTEN on a free port). ' +
       `Destination windows raised from 5/20 to ${workload.windowStart}/${workload.windowMax}; retries shortened ` +
       'to 1-2 s (OUTPOST_RETRY_FIRST/MAX); connection reuse at its default (5 s idle, 100 messages a connection). ' +

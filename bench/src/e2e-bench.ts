@@ -8,7 +8,9 @@
  *            once the injectors are done the queue is released (`resume` / `postsuper -H ALL` +
  *            `postqueue -f`) and the clock for delivery only runs from there;
  *   defer10  as e2e, but mx10 (10% of the recipients) answers 450 to every RCPT until the other 90%
- *            have arrived; then it is restarted plain and the deferred 10% must be retried.
+ *            have arrived; then it is restarted plain and the deferred 10% must be retried;
+ *   traced   as e2e, with Outpost's traces exported over OTLP (as docker-compose.yml deploys it,
+ *            to Jaeger) to a sink that counts them (otlp-sink.ts). Outpost only.
  */
 
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ import { QUEUE_NAMES, QUEUE_PREFIX } from '@outpost/queue';
 import { freePort } from '@outpost/testing';
 import { Queue } from 'bullmq';
 import { type LoadAverage, loadAverage } from './loadavg.ts';
+import { startOtlpSink } from './otlp-sink.ts';
 import { startOutpost, workerVerdicts } from './outpost-stack.ts';
 import { summarizeMaillog } from './peers/maillog.ts';
 import { startPostfix } from './peers/postfix.ts';
@@ -27,7 +30,7 @@ import type { WorldDns, WorldReceivers } from './world.ts';
 import { startWorldReceivers } from './world.ts';
 import type { WorldLoadResult } from './world-load.ts';
 
-export const E2E_MODES = ['e2e', 'hold', 'defer10'] as const;
+export const E2E_MODES = ['e2e', 'hold', 'defer10', 'traced'] as const;
 
 /** Retry timing of both systems in the defer10 workload (Postfix's defaults are 300 s / 4000 s). */
 const DEFER10_BACKOFF = { min: '10s', max: '60s' } as const;
@@ -85,6 +88,8 @@ export interface E2eRunResult {
   deferred: number;
   /** Postfix only: delay= percentiles of its maillog (arrival to remote 250). */
   postfixDelayMs?: { p50: number; p99: number };
+  /** traced: what the trace sink received (requests, spans, bytes). */
+  traces?: { requests: number; spans: number; bytes: number };
   /** Peak RSS (VmHWM), Outpost only. */
   rssPeakBytes?: { ingest: number; workers: number[] };
   /** CPU of the machine over the run (100% = one core), and of Outpost's processes. */
@@ -176,7 +181,9 @@ export async function runE2eOnce(settings: E2eSettings): Promise<E2eRunResult> {
     });
     let finish: () => Promise<Partial<E2eRunResult>>;
     if (settings.system === 'outpost') {
+      const sink = settings.mode === 'traced' ? await startOtlpSink() : undefined;
       const stack = await startOutpost({
+        ...(sink && { otlpEndpoint: sink.endpoint }),
         codeRoot: settings.codeRoot,
         dnsServer: settings.dns.server,
         deliveryPort: receivers.port,
@@ -193,7 +200,10 @@ export async function runE2eOnce(settings: E2eSettings): Promise<E2eRunResult> {
           workerEnv: { OUTPOST_RETRY_FIRST: DEFER10_BACKOFF.min, OUTPOST_RETRY_MAX: DEFER10_BACKOFF.max },
         }),
       });
-      stopSystem = stack.stop;
+      stopSystem = async () => {
+        await stack.stop();
+        await sink?.stop();
+      };
       injectPort = stack.ingest!.port;
       const client = stack.redis.client();
       const deliveryQueue = new Queue(QUEUE_NAMES.delivery, { connection: client, prefix: QUEUE_PREFIX });
@@ -219,7 +229,12 @@ export async function runE2eOnce(settings: E2eSettings): Promise<E2eRunResult> {
         }
         const rss = stack.rssPeaks();
         await deliveryQueue.close().catch(() => {});
-        return { deferred: verdicts.deferred ?? 0, rssPeakBytes: rss };
+        if (!sink) return { deferred: verdicts.deferred ?? 0, rssPeakBytes: rss };
+        // The batch processors export every few seconds: the spans of the last messages may still
+        // be on their way, so only an empty sink is a problem.
+        const traces = sink.received();
+        if (traces.spans === 0) problems.push('traced: the trace sink received no span');
+        return { deferred: verdicts.deferred ?? 0, rssPeakBytes: rss, traces };
       };
     } else {
       if (!settings.tools || !settings.dns.resolvConf)

@@ -8,6 +8,7 @@ import { generateApiKey } from '@outpost/ingest';
 import { parseRedisInfo } from '@outpost/queue';
 import { TestRedis } from '@outpost/testing';
 import { benchNodeArgs, deployedEnvironment } from './deployed-node-options.ts';
+import { entryPoints } from './entry-points.ts';
 import type { HttpBody, HttpLoadOptions } from './http-load.ts';
 import type { IngestStats } from './ingest-process.ts';
 import { REPO_ROOT, sourceFingerprint } from './machine.ts';
@@ -33,7 +34,6 @@ export type Durability = 'fsync' | 'waitaof' | 'none';
 export const PROTOCOLS = ['smtp', 'http'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
-const INGEST_SCRIPT = join('bench', 'src', 'ingest-process.ts');
 const LOAD_SCRIPT = join('bench', 'src', 'smtp-load.ts');
 const HTTP_LOAD_SCRIPT = join('bench', 'src', 'http-load.ts');
 const HOSTNAME = 'bench.outpost.test';
@@ -205,7 +205,7 @@ export async function runOnce(settings: RunSettings): Promise<RunResult> {
     // A fresh key per run, unlimited so that the rate limiter does not take part (it is skipped
     // without a Redis call for unlimited keys). Only its hash goes to ingest.
     const apiKey = generateApiKey({ name: 'bench', senders: ['*'], rate: 'unlimited' });
-    const ingest = spawnNode(join(codeRoot, INGEST_SCRIPT), [], {
+    const ingest = spawnNode((await entryPoints(codeRoot)).ingest, [], {
       env: {
         PATH: process.env.PATH ?? '',
         OUTPOST_ENV: 'development',

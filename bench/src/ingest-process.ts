@@ -19,7 +19,7 @@ import { createInterface } from 'node:readline';
 import { loadConfig } from '@outpost/config';
 import { type Ingest, type IngestOptions, startIngest } from '@outpost/ingest';
 import { createBodyFirstMessageWriter, createFlowMessageWriter, type Durability } from '@outpost/queue';
-import { createLogger } from '@outpost/telemetry';
+import { createLogger, setupTracing } from '@outpost/telemetry';
 import { percentile } from './stats.ts';
 
 type WriterFactory = NonNullable<IngestOptions['writerFactory']>;
@@ -76,6 +76,9 @@ const timedFactory: WriterFactory = (redis, resolved, onConnectionError) => {
 
 const config = loadConfig(process.env);
 const logger = createLogger({ service: 'ingest', level: config.logLevel, destination: process.stderr });
+// As `outpost ingest`: traces exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (the
+// benchmark's traced mode), a no-op tracer otherwise.
+const tracing = setupTracing({ serviceName: 'outpost-ingest' });
 let ingest: Ingest | undefined;
 let stopping = false;
 
@@ -86,6 +89,7 @@ async function stop(code: number): Promise<never> {
     await ingest
       ?.stop()
       .catch((error: unknown) => logger.error({ err: error }, 'ingest did not stop cleanly'));
+    await tracing.shutdown().catch(() => {});
   }
   process.exit(code);
 }
@@ -147,7 +151,7 @@ process.stdout.on('error', benchmarkGone);
 process.stderr.on('error', benchmarkGone);
 
 try {
-  ingest = await startIngest({ config, logger, writerFactory: timedFactory });
+  ingest = await startIngest({ config, logger, tracer: tracing.tracer, writerFactory: timedFactory });
 } catch (error) {
   logger.fatal({ err: error }, 'ingest failed to start');
   process.exit(1);

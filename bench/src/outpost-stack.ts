@@ -4,16 +4,12 @@
  * delivery workers (`outpost delivery`, unchanged), each its own process, all on loopback.
  */
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort, TestRedis } from '@outpost/testing';
 import { type DeliverySettings, workerEnv } from './delivery-bench.ts';
 import { benchNodeArgs, deployedEnvironment } from './deployed-node-options.ts';
+import { entryPoints } from './entry-points.ts';
 import { memoryOf, type NodeChild, onAbort, spawnNode } from './processes.ts';
-
-const INGEST_SCRIPT = join('bench', 'src', 'ingest-process.ts');
-const CLI_SCRIPT = join('services', 'cli', 'bin', 'outpost.ts');
-const PROBE_SCRIPT = join('bench', 'src', 'worker-probe.ts');
 
 export interface StackOptions {
   codeRoot: string;
@@ -28,6 +24,8 @@ export interface StackOptions {
   profileLabel?: string;
   /** Settings of the workers that differ from the benchmark's usual ones (workerEnv). */
   workerEnv?: Record<string, string>;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT of ingest and the workers: traces exported there (none when unset). */
+  otlpEndpoint?: string;
 }
 
 export interface OutpostStack {
@@ -49,7 +47,9 @@ async function waitUntilReady(worker: NodeChild, healthPort: number): Promise<vo
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (worker.child.exitCode !== null || worker.child.signalCode !== null) {
-      throw new Error(`delivery worker exited (code ${worker.child.exitCode}): ${worker.stderr().trim()}`);
+      throw new Error(
+        `delivery worker exited (code ${worker.child.exitCode}): ${worker.stderr().trim()}\n${worker.otherLines().slice(-20).join('\n')}`,
+      );
     }
     const ok = await fetch(`http://127.0.0.1:${healthPort}/readyz`, { signal: AbortSignal.timeout(2_000) })
       .then((response) => response.status === 200)
@@ -61,6 +61,7 @@ async function waitUntilReady(worker: NodeChild, healthPort: number): Promise<vo
 }
 
 export async function startOutpost(options: StackOptions): Promise<OutpostStack> {
+  const programs = await entryPoints(options.codeRoot);
   const redis = await TestRedis.start({ appendfsync: 'always' });
   const forget = onAbort(() => {
     if (redis.pid !== undefined) process.kill(redis.pid, 'SIGKILL');
@@ -88,13 +89,13 @@ export async function startOutpost(options: StackOptions): Promise<OutpostStack>
         port: options.deliveryPort,
         healthPort,
       });
-      Object.assign(env, deployedEnvironment(options.codeRoot), options.workerEnv);
-      const worker = spawnNode(join(options.codeRoot, CLI_SCRIPT), ['delivery'], {
+      Object.assign(env, deployedEnvironment(options.codeRoot), tracingEnv(options), options.workerEnv);
+      const worker = spawnNode(programs.cli, ['delivery'], {
         env,
         nodeArgs: [
           '--expose-gc',
           '--import',
-          pathToFileURL(join(options.codeRoot, PROBE_SCRIPT)).href,
+          pathToFileURL(programs.probe).href,
           ...profileArgs(`worker${workers.length + 1}`),
           ...benchNodeArgs(options.codeRoot, 'worker'),
         ],
@@ -115,7 +116,7 @@ export async function startOutpost(options: StackOptions): Promise<OutpostStack>
 
   try {
     if (options.ingest) {
-      const child = spawnNode(join(options.codeRoot, INGEST_SCRIPT), [], {
+      const child = spawnNode(programs.ingest, [], {
         env: {
           PATH: process.env.PATH ?? '',
           OUTPOST_ENV: 'development',
@@ -129,6 +130,7 @@ export async function startOutpost(options: StackOptions): Promise<OutpostStack>
           BENCH_REDIS_PID: String(redis.pid),
           BENCH_REDIS_DIR: redis.dir,
           ...deployedEnvironment(options.codeRoot),
+          ...tracingEnv(options),
         },
         nodeArgs: ['--expose-gc', ...profileArgs('ingest'), ...benchNodeArgs(options.codeRoot, 'ingest')],
       });
@@ -152,6 +154,10 @@ export async function startOutpost(options: StackOptions): Promise<OutpostStack>
     }),
     stop,
   };
+}
+
+function tracingEnv(options: StackOptions): Record<string, string> {
+  return options.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: options.otlpEndpoint } : {};
 }
 
 /** outpost_delivery_attempts_total by verdict, summed over the workers. */

@@ -15,9 +15,16 @@ export interface OutpostProcess {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `outpost <verb>` as its own process, as deployed, collecting its pino log lines. */
-export function spawnOutpost(verb: string, env: Record<string, string>): OutpostProcess {
-  const child = spawn(process.execPath, [CLI, verb], {
+/**
+ * Runs `outpost <verb>` as its own process, as deployed, collecting its pino log lines. `cli` is the
+ * program to run: the TypeScript entry by default, or a bundle built by scripts/build.ts.
+ */
+export function spawnOutpost(
+  verb: string,
+  env: Record<string, string>,
+  options: { cli?: string } = {},
+): OutpostProcess {
+  const child = spawn(process.execPath, [options.cli ?? CLI, verb], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,8 +3,12 @@ import { extname } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError } from '../api-error.ts';
 
-/** The page's files: plain HTML, CSS and ES modules, served as they are (no build step). */
-const WEB_DIR = new URL('../../web/', import.meta.url);
+/**
+ * The page's files: plain HTML, CSS and ES modules, served as they are (no build step). Found
+ * through the package's own exports, not relative to this module: in the bundle the image runs
+ * (dist/outpost.mjs, scripts/build.ts) this module is no longer beside them.
+ */
+const WEB_DIR = new URL('.', import.meta.resolve('@outpost/trace-query/web/index.html'));
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',

@@ -52,10 +52,12 @@ function entries(withBench: boolean): Array<{ from: string; to: string }> {
 export async function buildOutpost(options: BuildOptions = {}): Promise<string[]> {
   const root = options.root ?? ROOT;
   const outDir = options.outDir ?? join(root, 'dist');
-  rmSync(outDir, { recursive: true, force: true });
   const written: string[] = [];
   for (const entry of entries(options.withBench ?? false)) {
     const outfile = join(outDir, entry.to);
+    // Only what this build writes is replaced: other builds beside it (a benchmark's, a test's)
+    // may be in use.
+    for (const stale of [outfile, `${outfile}.map`]) rmSync(stale, { force: true });
     await build({
       absWorkingDir: root,
       entryPoints: [join(root, entry.from)],
@@ -64,8 +66,11 @@ export async function buildOutpost(options: BuildOptions = {}): Promise<string[]
       platform: 'node',
       format: 'esm',
       target: 'node24',
-      // Stack traces name the bundle's lines; `node --enable-source-maps` maps them to the sources.
+      // Stack traces name the bundle's lines; NODE_OPTIONS=--enable-source-maps maps them to the
+      // sources (dist/outpost.mjs.map).
       sourcemap: true,
+      // Error and class names stay the sources' (logs name an error by its constructor).
+      keepNames: true,
       plugins: [dependenciesStayExternal],
       logLevel: 'warning',
     });

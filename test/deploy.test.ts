@@ -90,6 +90,9 @@ test('the image pins its base, runs as a non-root user and starts the outpost co
   // The bundle npm run build makes (scripts/build.ts), built after the typecheck and before the prune.
   assert.match(dockerfile, /npm run typecheck \\\n && npm run build \\\n && npm prune --omit=dev/);
   assert.match(dockerfile, /ENTRYPOINT \["node", "\/app\/dist\/outpost\.mjs"\]/);
+  // `docker compose exec <service> outpost ...` finds the same program on the PATH.
+  assert.match(dockerfile, /exec node \/app\/dist\/outpost\.mjs "\$@".*> \/usr\/local\/bin\/outpost/);
+  assert.match(dockerfile, /chmod 755 \/usr\/local\/bin\/outpost/);
   assert.equal(packageJson.scripts.build, 'node scripts/build.ts');
 });
 

@@ -210,16 +210,19 @@ function latestReports(dir: string): WorkloadReport[] {
   return WORKLOADS.map((workload) => byWorkload.get(workload)).filter((report) => report !== undefined);
 }
 
-/** The latest delivery benchmark with 1 and 4 slow-scenario workers, per sessions-per-worker setting. */
+/**
+ * The latest delivery benchmark with 1 and 4 slow-scenario workers, per sessions-per-worker setting
+ * and warm-up (cold workers and warmed-up ones are both shown, and both judged).
+ */
 function deliveryScaling(dir: string): Scaling[] {
   if (!existsSync(dir)) return [];
-  const bySessions = new Map<number, Scaling>();
+  const bySetting = new Map<string, Scaling>();
   const files = readdirSync(dir)
     .filter((file) => /^delivery-\d.*\.json$/.test(file))
     .sort();
   for (const file of files) {
     const report = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
-      workload: { concurrency: number };
+      workload: { concurrency: number; warmUpPerWorker?: number };
       summary: Array<{ scenario: string; workers: number; deliveredPerSecond: { median: number } }>;
     };
     const slow = (workers: number) =>
@@ -230,10 +233,17 @@ function deliveryScaling(dir: string): Scaling[] {
     // Later files replace earlier ones of the same setting.
     if (one && four) {
       const sessionsPerWorker = report.workload.concurrency;
-      bySessions.set(sessionsPerWorker, { sessionsPerWorker, one, four, ratio: four / one });
+      const warmUpPerWorker = report.workload.warmUpPerWorker ?? 0;
+      bySetting.set(`${sessionsPerWorker}/${warmUpPerWorker}`, {
+        sessionsPerWorker,
+        warmUpPerWorker,
+        one,
+        four,
+        ratio: four / one,
+      });
     }
   }
-  return [...bySessions.values()];
+  return [...bySetting.values()];
 }
 
 export async function compareBenchmark(argv: string[], quickOnly = false): Promise<void> {

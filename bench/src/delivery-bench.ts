@@ -43,6 +43,7 @@ import {
 import { fillerLines } from './smtp-load.ts';
 import type { ReceiverBehaviour, ReceiversOptions, ReceiversReport } from './smtp-receivers.ts';
 import { type Latency, latencyOf } from './stats.ts';
+import { WARM_UP_LABEL } from './world-load.ts';
 
 export const SCENARIOS = ['base', 'slow', 'retry'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -78,6 +79,12 @@ export interface DeliverySettings {
   retryPercent: number;
   receiverProcesses: number;
   fsync: 'always' | 'everysec';
+  /**
+   * Messages per worker delivered before the clock starts (labelled as warm-up, not counted): the
+   * figures are then a running system's, without each process's start (V8 compiling its hot code,
+   * the first connections). 0: the workers start cold.
+   */
+  warmUpPerWorker: number;
   /** Messages the benchmark writes at once (ingest's group commit batches concurrent writes). */
   enqueueConcurrency: number;
   /** The run is given up when no message arrived for this long. */
@@ -174,19 +181,83 @@ export function mxOf(domainIndex: number): { name: string; address: string } {
   return { name: `mx${k}.${ZONE}`, address: `127.0.0.${2 + k}` };
 }
 
-/** Message `seq` as a client would submit it: `size` bytes, labelled X-Bench-Seq for the receivers. */
-export function deliveryMessage(seq: number, size: number): Buffer {
+/**
+ * Message `seq` as a client would submit it: `size` bytes, labelled X-Bench-Seq for the receivers
+ * (its seq, or `label`: WARM_UP_LABEL for the warm-up messages, which they count apart).
+ */
+export function deliveryMessage(seq: number, size: number, label: string = String(seq)): Buffer {
   const headers =
     `From: Outpost Bench <${SENDER}>\r\n` +
     `To: <${recipientOf(seq)}>\r\n` +
     `Subject: Outpost delivery benchmark, message ${seq}\r\n` +
     'Date: Thu, 27 Nov 2025 12:00:00 +0000\r\n' +
     `Message-ID: <delivery.${seq}@${HOSTNAME}>\r\n` +
-    `X-Bench-Seq: ${seq}\r\n` +
+    `X-Bench-Seq: ${label}\r\n` +
     'MIME-Version: 1.0\r\n' +
     'Content-Type: text/plain; charset=us-ascii\r\n' +
     '\r\n';
   return Buffer.from(headers + fillerLines(seq, size - headers.length).join(''), 'latin1');
+}
+
+/** Enqueues `raws` (message seq = index) the way ingest stores them, `enqueueConcurrency` at a time. */
+async function enqueueAll(
+  settings: DeliverySettings,
+  writer: MessageWriter,
+  raws: Buffer[],
+  onArrival: (seq: number, arrivalTime: number) => void,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < raws.length) {
+      const seq = next++;
+      const now = Date.now();
+      const message = prepareMessage({
+        id: newMessageId(now),
+        sender: SENDER,
+        recipients: [{ address: recipientOf(seq) }],
+        dsn: {},
+        raw: raws[seq]!,
+        client: { protocol: 'smtp', address: '127.0.0.1', tls: false },
+        hostname: HOSTNAME,
+        now,
+        lifetimeMs: 86_400_000,
+      });
+      onArrival(seq, message.arrivalTime);
+      await writer.write(message);
+    }
+  };
+  await Promise.all(Array.from({ length: settings.enqueueConcurrency }, lane));
+}
+
+/**
+ * Until the receivers have `count` warm-up messages and no delivery job is left; a problem when
+ * nothing moved for `stallMs`.
+ */
+async function untilWarmedUp(
+  receivers: NodeChild[],
+  deliveryQueue: Queue,
+  count: number,
+  stallMs: number,
+): Promise<string | undefined> {
+  let seen = -1;
+  let progressAt = Date.now();
+  for (;;) {
+    await sleep(POLL_MS);
+    for (const receiver of receivers) receiver.send('count');
+    const counts = await Promise.all(
+      receivers.map((receiver) => receiver.nextLine<{ warmUps: number }>('COUNT ', 30_000)),
+    );
+    const arrived = counts.reduce((sum, entry) => sum + entry.warmUps, 0);
+    const jobs = await deliveryQueue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
+    const pending = Object.values(jobs).reduce((sum, value) => sum + value, 0);
+    if (arrived >= count && pending === 0) return undefined;
+    if (arrived > seen) {
+      seen = arrived;
+      progressAt = Date.now();
+    } else if (Date.now() - progressAt > stallMs) {
+      return `warm-up: only ${arrived} of ${count} messages arrived (${pending} jobs left)`;
+    }
+  }
 }
 
 /** The environment of a worker: production settings except those the benchmark needs (README). */
@@ -387,6 +458,17 @@ export async function runDeliveryOnce(settings: DeliverySettings): Promise<Deliv
     const rssAtReady = pids.workers.map((pid) => memoryOf(pid)?.rss ?? Number.NaN);
     const workerMemory = pids.workers.map((pid) => sampleMemory(pid, 250));
     const receiverMemory = pids.receivers.map((pid) => sampleMemory(pid, 250));
+    // Warm-up: messages labelled as such, delivered and their jobs finished before anything is
+    // measured (the receivers count them apart).
+    const warmUps = settings.warmUpPerWorker * settings.workers;
+    if (warmUps > 0) {
+      const warmUpRaws = Array.from({ length: warmUps }, (_, seq) =>
+        deliveryMessage(seq, settings.messageSize, WARM_UP_LABEL),
+      );
+      await enqueueAll(settings, writer, warmUpRaws, () => {});
+      const problem = await untilWarmedUp(receivers, deliveryQueue, warmUps, settings.stallTimeoutMs);
+      if (problem) problems.push(problem);
+    }
     await client.config('RESETSTAT');
     for (const child of [...workers, ...receivers]) child.send('mark');
     const cpuOf = (list: number[]) => list.map((pid) => cpuTimeMs(pid) ?? { own: 0, children: 0 });
@@ -406,28 +488,10 @@ export async function runDeliveryOnce(settings: DeliverySettings): Promise<Deliv
     // The clock starts with the first enqueue; the workers are already waiting for jobs.
     const arrival = new Float64Array(settings.messages);
     const firstEnqueue = Date.now();
-    let next = 0;
-    const lane = async () => {
-      while (next < settings.messages) {
-        const seq = next++;
-        const now = Date.now();
-        const message = prepareMessage({
-          id: newMessageId(now),
-          sender: SENDER,
-          recipients: [{ address: recipientOf(seq) }],
-          dsn: {},
-          raw: raws[seq]!,
-          client: { protocol: 'smtp', address: '127.0.0.1', tls: false },
-          hostname: HOSTNAME,
-          now,
-          lifetimeMs: 86_400_000,
-        });
-        arrival[seq] = message.arrivalTime;
-        await writer!.write(message);
-      }
-    };
     let lastEnqueue = 0;
-    const enqueued = Promise.all(Array.from({ length: settings.enqueueConcurrency }, lane)).then(() => {
+    const enqueued = enqueueAll(settings, writer, raws, (seq, at) => {
+      arrival[seq] = at;
+    }).then(() => {
       lastEnqueue = Date.now();
     });
     enqueued.catch(() => {});

@@ -56,6 +56,8 @@ Scenarios (each a row, --runs times, round-robin):
   --delay-ms N            the slow receivers' delay per reply (default 50)
   --retry-percent N       share of recipients answered 451 on their first RCPT (default 10)
   --receiver-processes N  processes the 10 receivers are spread over (default 1)
+  --warm-up N             messages per worker delivered before the clock starts (default 0: the
+                          workers start cold, V8's compiler and the connections included)
   --size BYTES            message size as submitted (default 2048)
   --fsync always|everysec Redis appendfsync (default always)
   --runs N                runs per row (default 3; --quick: 1)
@@ -74,6 +76,7 @@ export async function deliveryBenchmark(argv: string[]): Promise<void> {
       scenarios: { type: 'string' },
       messages: { type: 'string' },
       'slow-messages': { type: 'string' },
+      'warm-up': { type: 'string' },
       'retry-messages': { type: 'string' },
       workers: { type: 'string' },
       'base-workers': { type: 'string' },
@@ -126,6 +129,10 @@ export async function deliveryBenchmark(argv: string[]): Promise<void> {
       positiveInteger(values['receiver-processes'], 1, 'receiver-processes'),
     ),
     fsync,
+    warmUpPerWorker:
+      values['warm-up'] === undefined || values['warm-up'] === '0'
+        ? 0
+        : positiveInteger(values['warm-up'], 0, 'warm-up'),
     enqueueConcurrency: 100,
     stallTimeoutMs: 60_000,
   };
@@ -234,6 +241,7 @@ export async function deliveryBenchmark(argv: string[]): Promise<void> {
     retryPercent: common.retryPercent,
     receiverProcesses: common.receiverProcesses,
     fsync,
+    warmUpPerWorker: common.warmUpPerWorker,
     enqueueConcurrency: common.enqueueConcurrency,
     workerEnv: shownEnv,
   };

@@ -17,6 +17,8 @@ export interface DeliveryWorkload {
   retryPercent: number;
   receiverProcesses: number;
   fsync: 'always' | 'everysec';
+  /** Messages per worker delivered before the clock started (0: cold workers; older reports lack it). */
+  warmUpPerWorker?: number;
   enqueueConcurrency: number;
   /** The workers' environment apart from addresses and ports. */
   workerEnv: Record<string, string>;
@@ -249,7 +251,12 @@ export function deliveryMarkdown(report: DeliveryReport): string {
       `The benchmark enqueues the messages the way ingest stores them (prepareMessage + the flow writer, ` +
       `${workload.enqueueConcurrency} writes at once, group commit) **while the workers already run**; the clock ` +
       `runs from the first enqueue to the last message's 250 at a receiver. ${workload.runs} run(s) per row, ` +
-      `each with a fresh Redis (AOF, appendfsync ${workload.fsync}), fresh receivers and fresh workers.`,
+      `each with a fresh Redis (AOF, appendfsync ${workload.fsync}), fresh receivers and fresh workers` +
+      (workload.warmUpPerWorker
+        ? `; before the clock starts, each worker has delivered ${integer(workload.warmUpPerWorker)} warm-up ` +
+          'messages (labelled as such: not counted, and every job finished), so the figures are a running ' +
+          "system's, without each process's start."
+        : ', which start cold (their first messages run before V8 has compiled the hot code).'),
     '',
     markdownTable(report.summary, DELIVERY_COLUMNS),
     '',
@@ -266,7 +273,7 @@ export function deliveryMarkdown(report: DeliveryReport): string {
       'largest worker process over the runs. 451s / deferred: RCPTs the receivers answered 451, and deferred ' +
       'recipient outcomes the workers counted (outpost_delivery_attempts_total).',
     '',
-    'Workers: `outpost delivery` from the bundle the image runs (dist/outpost.mjs), each its own process, ' +
+    'Workers: `outpost delivery` from a bundle built as the image builds dist/outpost.mjs (scripts/build.ts), each its own process, ' +
       `with ${env} ` +
       '(and REDIS_URL, OUTPOST_DNS_SERVERS, OUTPOST_DELIVERY_PORT, OUTPOST_DELIVERY_HTTP_LISTEN on a free port). ' +
       `Destination windows raised from 5/20 to ${workload.windowStart}/${workload.windowMax}; retries shortened ` +

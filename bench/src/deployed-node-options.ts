@@ -10,7 +10,7 @@ import { join } from 'node:path';
 export function deployedNodeOptions(codeRoot: string, service: 'ingest' | 'delivery'): string[] {
   const compose = readFileSync(join(codeRoot, 'docker-compose.yml'), 'utf8');
   const dockerfile = readFileSync(join(codeRoot, 'deploy', 'docker', 'Dockerfile'), 'utf8');
-  // An older tree (compared with --code-root) ran with the image's flags, or Node's defaults.
+  // A service without its own NODE_OPTIONS runs with the image's (or, in a tree without, Node's defaults).
   const options =
     serviceNodeOptions(compose, service) ?? dockerfile.match(/^ENV NODE_OPTIONS="([^"]*)"$/m)?.[1];
   return (options ?? '').split(' ').filter(Boolean);

@@ -182,6 +182,10 @@ export async function runE2eOnce(settings: E2eSettings): Promise<E2eRunResult> {
     let finish: () => Promise<Partial<E2eRunResult>>;
     if (settings.system === 'outpost') {
       const sink = settings.mode === 'traced' ? await startOtlpSink() : undefined;
+      // Stopped with the system, or now if the system does not start.
+      stopSystem = async () => {
+        await sink?.stop();
+      };
       const stack = await startOutpost({
         ...(sink && { otlpEndpoint: sink.endpoint }),
         codeRoot: settings.codeRoot,
@@ -201,8 +205,11 @@ export async function runE2eOnce(settings: E2eSettings): Promise<E2eRunResult> {
         }),
       });
       stopSystem = async () => {
-        await stack.stop();
-        await sink?.stop();
+        try {
+          await stack.stop();
+        } finally {
+          await sink?.stop();
+        }
       };
       injectPort = stack.ingest!.port;
       const client = stack.redis.client();

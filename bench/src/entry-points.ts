@@ -2,10 +2,13 @@
  * The programs the benchmark runs Outpost with: what the image runs (the bundle scripts/build.ts
  * makes, dist/outpost.mjs), and the benchmark's own ingest entry and worker probe bundled the same
  * way, so that a process's memory and start are a deployment's, without TypeScript's type
- * stripping. Built once per tree (the working tree, or its --snapshot copy) into
- * <tree>/dist/bench-build/.
+ * stripping. Built once per benchmark process and tree (the working tree, or its --snapshot copy),
+ * with `scripts/build.ts --with-bench`, into a folder of its own under <tree>/dist/ (removed when
+ * the benchmark exits), so that a build or another benchmark on the same tree cannot replace the
+ * programs a run is starting.
  */
 import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -31,7 +34,9 @@ export function entryPoints(codeRoot: string): Promise<EntryPoints> {
 
 async function build(codeRoot: string): Promise<EntryPoints> {
   const script = join(codeRoot, 'scripts', 'build.ts');
-  const out = join(codeRoot, 'dist', 'bench-build');
+  mkdirSync(join(codeRoot, 'dist'), { recursive: true });
+  const out = mkdtempSync(join(codeRoot, 'dist', 'bench-build-'));
+  process.once('exit', () => rmSync(out, { recursive: true, force: true }));
   await promisify(execFile)(process.execPath, [script, '--with-bench', '--out', out], { cwd: codeRoot });
   return {
     cli: join(out, 'outpost.mjs'),

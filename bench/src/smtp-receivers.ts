@@ -10,7 +10,7 @@
  *   argv[2]  ReceiversOptions as JSON
  *   stdout   READY {"pid":..}                 once every host listens
  *   stdin    "mark"   start the event-loop utilisation window (the load starts)
- *   stdin    "count"  -> stdout COUNT {"received":..,"unique":..}
+ *   stdin    "count"  -> stdout COUNT {"received":..,"unique":..,"warmUps":..}
  *   stdin    "report" -> stdout REPORT {...}  (ReceiversReport)
  *   stdin closed (the benchmark is gone), SIGTERM -> close and exit
  */
@@ -141,7 +141,9 @@ if (import.meta.main) {
     if (line === 'mark') {
       elu = performance.eventLoopUtilization();
     } else if (line === 'count') {
-      process.stdout.write(`COUNT ${JSON.stringify({ received: seqs.length, unique: seen.size })}\n`);
+      process.stdout.write(
+        `COUNT ${JSON.stringify({ received: seqs.length, unique: seen.size, warmUps })}\n`,
+      );
     } else if (line === 'report') {
       const report: ReceiversReport = {
         seqs,

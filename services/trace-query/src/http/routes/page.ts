@@ -4,11 +4,12 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError } from '../api-error.ts';
 
 /**
- * The page's files: plain HTML, CSS and ES modules, served as they are (no build step). Found
- * through the package's own exports, not relative to this module: in the bundle the image runs
- * (dist/outpost.mjs, scripts/build.ts) this module is no longer beside them.
+ * The folder of the page's files: plain HTML, CSS and ES modules, served as they are (no build
+ * step). Found through the package's own exports, not relative to this module: in the bundle the
+ * image runs (dist/outpost.mjs, scripts/build.ts) this module is no longer beside them. Looked up
+ * when the server starts, not when the module loads: the bundle loads it for every command.
  */
-const WEB_DIR = new URL('.', import.meta.resolve('@outpost/trace-query/web/index.html'));
+const webDir = () => new URL('.', import.meta.resolve('@outpost/trace-query/web/index.html'));
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -38,12 +39,12 @@ interface PageFile {
 }
 
 /** Read once at start: a handful of small files, and no path from a request ever reaches the disk. */
-function loadPageFiles(): Map<string, PageFile> {
+function loadPageFiles(dir: URL): Map<string, PageFile> {
   const files = new Map<string, PageFile>();
-  for (const name of readdirSync(WEB_DIR)) {
+  for (const name of readdirSync(dir)) {
     const type = CONTENT_TYPES[extname(name)];
     if (type && /^[a-z0-9-]+\.[a-z]+$/.test(name))
-      files.set(name, { body: readFileSync(new URL(name, WEB_DIR)), type });
+      files.set(name, { body: readFileSync(new URL(name, dir)), type });
   }
   return files;
 }
@@ -64,9 +65,10 @@ function sendFile(reply: FastifyReply, file: PageFile): FastifyReply {
  * which does (the page asks for the operator key and sends it with each call).
  */
 export function registerPageRoutes(app: FastifyInstance): void {
-  const files = loadPageFiles();
+  const dir = webDir();
+  const files = loadPageFiles(dir);
   const index = files.get('index.html');
-  if (!index) throw new Error(`the web page is missing: no index.html in ${WEB_DIR.pathname}`);
+  if (!index) throw new Error(`the web page is missing: no index.html in ${dir.pathname}`);
   // Relative, so the redirect also holds behind a reverse proxy that adds a path prefix.
   app.get('/', (_request, reply) => reply.redirect('ui/'));
   app.get('/ui', (_request, reply) => reply.redirect('ui/'));

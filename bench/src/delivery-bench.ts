@@ -229,6 +229,18 @@ async function enqueueAll(
   await Promise.all(Array.from({ length: settings.enqueueConcurrency }, lane));
 }
 
+/** What the receiver processes have accepted so far, summed: distinct labelled messages, warm-ups. */
+async function receiverCounts(receivers: NodeChild[]): Promise<{ unique: number; warmUps: number }> {
+  for (const receiver of receivers) receiver.send('count');
+  const counts = await Promise.all(
+    receivers.map((receiver) => receiver.nextLine<{ unique: number; warmUps: number }>('COUNT ', 30_000)),
+  );
+  return {
+    unique: counts.reduce((sum, count) => sum + count.unique, 0),
+    warmUps: counts.reduce((sum, count) => sum + count.warmUps, 0),
+  };
+}
+
 /**
  * Until the receivers have `count` warm-up messages and no delivery job is left; a problem when
  * nothing moved for `stallMs`.
@@ -243,11 +255,7 @@ async function untilWarmedUp(
   let progressAt = Date.now();
   for (;;) {
     await sleep(POLL_MS);
-    for (const receiver of receivers) receiver.send('count');
-    const counts = await Promise.all(
-      receivers.map((receiver) => receiver.nextLine<{ warmUps: number }>('COUNT ', 30_000)),
-    );
-    const arrived = counts.reduce((sum, entry) => sum + entry.warmUps, 0);
+    const arrived = (await receiverCounts(receivers)).warmUps;
     const jobs = await deliveryQueue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
     const pending = Object.values(jobs).reduce((sum, value) => sum + value, 0);
     if (arrived >= count && pending === 0) return undefined;
@@ -501,11 +509,7 @@ export async function runDeliveryOnce(settings: DeliverySettings): Promise<Deliv
     let lastProgress = Date.now();
     for (;;) {
       await sleep(POLL_MS);
-      for (const receiver of receivers) receiver.send('count');
-      const counts = await Promise.all(
-        receivers.map((receiver) => receiver.nextLine<{ unique: number }>('COUNT ', 30_000)),
-      );
-      const unique = counts.reduce((sum, count) => sum + count.unique, 0);
+      const { unique } = await receiverCounts(receivers);
       if (unique > delivered) lastProgress = Date.now();
       delivered = unique;
       if (delivered >= settings.messages) break;

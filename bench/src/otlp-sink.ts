@@ -43,7 +43,7 @@ export async function startOtlpSink(): Promise<OtlpSink> {
   };
 }
 
-export function occurrences(haystack: Buffer, needle: Buffer): number {
+function occurrences(haystack: Buffer, needle: Buffer): number {
   let count = 0;
   for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length))
     count++;

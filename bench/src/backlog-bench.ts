@@ -6,7 +6,6 @@
  *     stored message itself (its `size`: the body with our Received: line);
  *   - time to drain: delivery resumed, until the receivers have every message.
  */
-import { newMessageId, prepareMessage } from '@outpost/core';
 import {
   createFlowMessageWriter,
   createRedisConnection,
@@ -25,6 +24,7 @@ import { startOutpost } from './outpost-stack.ts';
 import type { PeerTools } from './peers/system-tools.ts';
 import { SENDER } from './peers/zone.ts';
 import { waitForQuietMachine } from './processes.ts';
+import { benchQueuedMessage } from './queued-message.ts';
 import type { WorldDns } from './world.ts';
 import { startWorldReceivers } from './world.ts';
 import { worldMessage, worldRecipient } from './world-load.ts';
@@ -100,17 +100,11 @@ export async function runBacklogOnce(settings: {
     const lane = async () => {
       while (next < settings.messages) {
         const seq = next++;
-        const now = Date.now();
-        const message = prepareMessage({
-          id: newMessageId(now),
+        const message = benchQueuedMessage({
           sender: SENDER,
-          recipients: [{ address: worldRecipient(seq) }],
-          dsn: {},
+          recipient: worldRecipient(seq),
           raw: Buffer.from(worldMessage(seq, settings.size), 'latin1'),
-          client: { protocol: 'smtp', address: '127.0.0.1', tls: false },
           hostname: 'bench.outpost.test',
-          now,
-          lifetimeMs: 86_400_000,
         });
         if (seq === 0) firstId = message.id;
         storedBytes += message.size;

@@ -11,7 +11,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { newMessageId, prepareMessage } from '@outpost/core';
 import {
   createFlowMessageWriter,
   createRedisConnection,
@@ -40,6 +39,7 @@ import {
   syscallsOf,
   waitForQuietMachine,
 } from './processes.ts';
+import { benchQueuedMessage } from './queued-message.ts';
 import { fillerLines } from './smtp-load.ts';
 import type { ReceiverBehaviour, ReceiversOptions, ReceiversReport } from './smtp-receivers.ts';
 import { type Latency, latencyOf } from './stats.ts';
@@ -210,17 +210,11 @@ async function enqueueAll(
   const lane = async () => {
     while (next < raws.length) {
       const seq = next++;
-      const now = Date.now();
-      const message = prepareMessage({
-        id: newMessageId(now),
+      const message = benchQueuedMessage({
         sender: SENDER,
-        recipients: [{ address: recipientOf(seq) }],
-        dsn: {},
+        recipient: recipientOf(seq),
         raw: raws[seq]!,
-        client: { protocol: 'smtp', address: '127.0.0.1', tls: false },
         hostname: HOSTNAME,
-        now,
-        lifetimeMs: 86_400_000,
       });
       onArrival(seq, message.arrivalTime);
       await writer.write(message);

@@ -1,0 +1,25 @@
+import { type Message, newMessageId, prepareMessage } from '@outpost/core';
+
+/**
+ * A one-recipient message as ingest queues it after an SMTP session from 127.0.0.1 (no TLS, a
+ * day's lifetime): what the delivery and backlog benchmarks write straight into the queue.
+ */
+export function benchQueuedMessage(input: {
+  sender: string;
+  recipient: string;
+  raw: Buffer;
+  hostname: string;
+}): Message {
+  const now = Date.now();
+  return prepareMessage({
+    id: newMessageId(now),
+    sender: input.sender,
+    recipients: [{ address: input.recipient }],
+    dsn: {},
+    raw: input.raw,
+    client: { protocol: 'smtp', address: '127.0.0.1', tls: false },
+    hostname: input.hostname,
+    now,
+    lifetimeMs: 86_400_000,
+  });
+}

@@ -257,14 +257,13 @@ export function resultsMarkdown(
     ...(findings.trim() ? [findings.trim(), ''] : []),
     '## Machine and versions',
     '',
-    machine
-      ? `- ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB RAM, Linux ${machine.kernel}`
-      : '- (no run yet)',
+    machine ? `- ${machineLine(machine)}` : '- (no run yet)',
     versions
       ? `- Node ${versions.node}, Redis ${versions.redis}, BullMQ ${versions.bullmq}` +
         `${versions.postfix ? `, Postfix ${versions.postfix}` : ''}${versions.dnsmasq ? `, dnsmasq ${versions.dnsmasq}` : ''}`
       : '',
     machine ? `- Commit ${machine.gitCommit}` : '',
+    ...otherMachines(reports),
     `- The machine is shared: ${
       busy.length > 0
         ? `these workloads started with the 1-minute load average above 1.5 (after waiting up to 10 minutes): ${busy
@@ -281,6 +280,31 @@ export function resultsMarkdown(
     ),
     '',
   ].join('\n');
+}
+
+const machineLine = (machine: MachineInfo) =>
+  `${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB RAM, Linux ${machine.kernel}`;
+
+/**
+ * The workloads whose latest report ran on another machine or commit than the first: RESULTS.md
+ * keeps each workload's latest run, and a machine's speed moves every figure.
+ */
+export function otherMachines(reports: WorkloadReport[]): string[] {
+  const first = reports[0]?.machine;
+  if (!first) return [];
+  return reports
+    .filter(
+      (report) =>
+        machineLine(report.machine) !== machineLine(first) || report.machine.gitCommit !== first.gitCommit,
+    )
+    .map(
+      (report) =>
+        `- ${report.workload} ran on ${
+          machineLine(report.machine) === machineLine(first)
+            ? 'the same kind of machine'
+            : `another machine (${machineLine(report.machine)})`
+        }, commit ${report.machine.gitCommit}, ${report.date.slice(0, 10)}: compare its rows with the others' with care`,
+    );
 }
 
 /** results/<date>-<workload>.json */

@@ -297,13 +297,11 @@ export function otherMachines(reports: WorkloadReport[]): string[] {
       (report) =>
         machineLine(report.machine) !== machineLine(first) || report.machine.gitCommit !== first.gitCommit,
     )
-    .map(
-      (report) =>
-        `- ${report.workload} ran on ${
-          machineLine(report.machine) === machineLine(first)
-            ? 'the same kind of machine'
-            : `another machine (${machineLine(report.machine)})`
-        }, commit ${report.machine.gitCommit}, ${report.date.slice(0, 10)}: compare its rows with the others' with care`,
+    .map((report) =>
+      machineLine(report.machine) === machineLine(first)
+        ? `- ${report.workload} ran at commit ${report.machine.gitCommit}, ${report.date.slice(0, 10)}`
+        : `- ${report.workload} ran on another machine (${machineLine(report.machine)}), commit ` +
+          `${report.machine.gitCommit}, ${report.date.slice(0, 10)}: compare its rows with the others' with care`,
     );
 }
 

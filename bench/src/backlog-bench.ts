@@ -24,7 +24,7 @@ import { startOutpost } from './outpost-stack.ts';
 import type { PeerTools } from './peers/system-tools.ts';
 import { SENDER } from './peers/zone.ts';
 import { waitForQuietMachine } from './processes.ts';
-import { benchQueuedMessage } from './queued-message.ts';
+import { benchQueuedMessage, writeInLanes } from './queued-message.ts';
 import type { WorldDns } from './world.ts';
 import { startWorldReceivers } from './world.ts';
 import { worldMessage, worldRecipient } from './world-load.ts';
@@ -93,25 +93,20 @@ export async function runBacklogOnce(settings: {
     const writer = createFlowMessageWriter(producer, 'fsync');
     const memory = async () => Number(parseRedisInfo(await client.info('memory')).used_memory);
     const usedMemoryBefore = await memory();
-    let next = 0;
     let storedBytes = 0;
     let firstId = '';
     const fillStart = Date.now();
-    const lane = async () => {
-      while (next < settings.messages) {
-        const seq = next++;
-        const message = benchQueuedMessage({
-          sender: SENDER,
-          recipient: worldRecipient(seq),
-          raw: Buffer.from(worldMessage(seq, settings.size), 'latin1'),
-          hostname: 'bench.outpost.test',
-        });
-        if (seq === 0) firstId = message.id;
-        storedBytes += message.size;
-        await writer.write(message);
-      }
-    };
-    await Promise.all(Array.from({ length: 100 }, lane));
+    await writeInLanes(writer, settings.messages, 100, (seq) => {
+      const message = benchQueuedMessage({
+        sender: SENDER,
+        recipient: worldRecipient(seq),
+        raw: Buffer.from(worldMessage(seq, settings.size), 'latin1'),
+        hostname: 'bench.outpost.test',
+      });
+      if (seq === 0) firstId = message.id;
+      storedBytes += message.size;
+      return message;
+    });
     const fillMs = Date.now() - fillStart;
     await writer.close();
     const usedMemoryAfter = await memory();

@@ -39,7 +39,7 @@ import {
   syscallsOf,
   waitForQuietMachine,
 } from './processes.ts';
-import { benchQueuedMessage } from './queued-message.ts';
+import { benchQueuedMessage, writeInLanes } from './queued-message.ts';
 import { fillerLines } from './smtp-load.ts';
 import type { ReceiverBehaviour, ReceiversOptions, ReceiversReport } from './smtp-receivers.ts';
 import { type Latency, latencyOf } from './stats.ts';
@@ -206,21 +206,16 @@ async function enqueueAll(
   raws: Buffer[],
   onArrival: (seq: number, arrivalTime: number) => void,
 ): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < raws.length) {
-      const seq = next++;
-      const message = benchQueuedMessage({
-        sender: SENDER,
-        recipient: recipientOf(seq),
-        raw: raws[seq]!,
-        hostname: HOSTNAME,
-      });
-      onArrival(seq, message.arrivalTime);
-      await writer.write(message);
-    }
-  };
-  await Promise.all(Array.from({ length: settings.enqueueConcurrency }, lane));
+  await writeInLanes(writer, raws.length, settings.enqueueConcurrency, (seq) => {
+    const message = benchQueuedMessage({
+      sender: SENDER,
+      recipient: recipientOf(seq),
+      raw: raws[seq]!,
+      hostname: HOSTNAME,
+    });
+    onArrival(seq, message.arrivalTime);
+    return message;
+  });
 }
 
 /** What the receiver processes have accepted so far, summed: distinct labelled messages, warm-ups. */

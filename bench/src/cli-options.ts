@@ -31,6 +31,13 @@ export function positiveInteger(text: string | undefined, fallback: number, name
   return value;
 }
 
+export function nonNegativeInteger(text: string | undefined, fallback: number, name: string): number {
+  if (text === undefined) return fallback;
+  const value = text.trim() === '' ? Number.NaN : Number(text); // Number('') is 0
+  if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${name}: expected an integer >= 0`);
+  return value;
+}
+
 /** "1,2,4" -> [1, 2, 4]. */
 export function integerList(text: string | undefined, fallback: number[], name: string): number[] {
   if (text === undefined) return fallback;

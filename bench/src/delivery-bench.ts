@@ -231,30 +231,30 @@ async function receiverCounts(receivers: NodeChild[]): Promise<{ unique: number;
 }
 
 /**
- * Until the receivers have `count` warm-up messages and no delivery job is left; a problem when
- * nothing moved for `stallMs`.
+ * Polls `arrived` until `finished` says so; stalled when the count did not rise for `stallMs`.
+ * Returns the last count.
  */
-async function untilWarmedUp(
-  receivers: NodeChild[],
-  deliveryQueue: Queue,
-  count: number,
+async function untilArrived(
+  arrived: () => Promise<number>,
+  finished: (count: number) => Promise<boolean> | boolean,
   stallMs: number,
-): Promise<string | undefined> {
-  let seen = -1;
+): Promise<{ count: number; stalled: boolean }> {
+  let count = 0;
   let progressAt = Date.now();
   for (;;) {
     await sleep(POLL_MS);
-    const arrived = (await receiverCounts(receivers)).warmUps;
-    const jobs = await deliveryQueue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
-    const pending = Object.values(jobs).reduce((sum, value) => sum + value, 0);
-    if (arrived >= count && pending === 0) return undefined;
-    if (arrived > seen) {
-      seen = arrived;
-      progressAt = Date.now();
-    } else if (Date.now() - progressAt > stallMs) {
-      return `warm-up: only ${arrived} of ${count} messages arrived (${pending} jobs left)`;
-    }
+    const now = await arrived();
+    if (now > count) progressAt = Date.now();
+    count = now;
+    if (await finished(count)) return { count, stalled: false };
+    if (Date.now() - progressAt > stallMs) return { count, stalled: true };
   }
+}
+
+/** Delivery jobs not finished yet (waiting, active, delayed). */
+async function pendingJobs(deliveryQueue: Queue): Promise<number> {
+  const jobs = await deliveryQueue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
+  return Object.values(jobs).reduce((sum, value) => sum + value, 0);
 }
 
 /** The environment of a worker: production settings except those the benchmark needs (README). */
@@ -463,8 +463,17 @@ export async function runDeliveryOnce(settings: DeliverySettings): Promise<Deliv
         deliveryMessage(seq, settings.messageSize, WARM_UP_LABEL),
       );
       await enqueueAll(settings, writer, warmUpRaws, () => {});
-      const problem = await untilWarmedUp(receivers, deliveryQueue, warmUps, settings.stallTimeoutMs);
-      if (problem) problems.push(problem);
+      // Every warm-up message arrived and every job is finished.
+      const warmedUp = await untilArrived(
+        async () => (await receiverCounts(receivers)).warmUps,
+        async (count) => count >= warmUps && (await pendingJobs(deliveryQueue)) === 0,
+        settings.stallTimeoutMs,
+      );
+      if (warmedUp.stalled) {
+        problems.push(
+          `warm-up: only ${warmedUp.count} of ${warmUps} messages arrived (${await pendingJobs(deliveryQueue)} jobs left)`,
+        );
+      }
     }
     await client.config('RESETSTAT');
     for (const child of [...workers, ...receivers]) child.send('mark');
@@ -494,20 +503,16 @@ export async function runDeliveryOnce(settings: DeliverySettings): Promise<Deliv
     enqueued.catch(() => {});
 
     // Until the receivers have every message, or nothing arrived for stallTimeoutMs.
-    let delivered = 0;
-    let lastProgress = Date.now();
-    for (;;) {
-      await sleep(POLL_MS);
-      const { unique } = await receiverCounts(receivers);
-      if (unique > delivered) lastProgress = Date.now();
-      delivered = unique;
-      if (delivered >= settings.messages) break;
-      if (Date.now() - lastProgress > settings.stallTimeoutMs) {
-        problems.push(
-          `only ${delivered} of ${settings.messages} messages arrived (none for ${settings.stallTimeoutMs / 1000} s)`,
-        );
-        break;
-      }
+    const arrived = await untilArrived(
+      async () => (await receiverCounts(receivers)).unique,
+      (count) => count >= settings.messages,
+      settings.stallTimeoutMs,
+    );
+    const delivered = arrived.count;
+    if (arrived.stalled) {
+      problems.push(
+        `only ${delivered} of ${settings.messages} messages arrived (none for ${settings.stallTimeoutMs / 1000} s)`,
+      );
     }
     await enqueued;
     const detected = Date.now();

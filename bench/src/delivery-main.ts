@@ -6,6 +6,7 @@ import { isRedisServerInstalled, REDIS_MISSING_MESSAGE } from '@outpost/testing'
 import {
   integerList,
   listOption,
+  nonNegativeInteger,
   positiveInteger,
   RESULTS_DIR,
   redisVersion,
@@ -129,10 +130,7 @@ export async function deliveryBenchmark(argv: string[]): Promise<void> {
       positiveInteger(values['receiver-processes'], 1, 'receiver-processes'),
     ),
     fsync,
-    warmUpPerWorker:
-      values['warm-up'] === undefined || values['warm-up'] === '0'
-        ? 0
-        : positiveInteger(values['warm-up'], 0, 'warm-up'),
+    warmUpPerWorker: nonNegativeInteger(values['warm-up'], 0, 'warm-up'),
     enqueueConcurrency: 100,
     stallTimeoutMs: 60_000,
   };

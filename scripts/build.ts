@@ -69,8 +69,11 @@ export async function buildOutpost(options: BuildOptions = {}): Promise<string[]
       // Stack traces name the bundle's lines; NODE_OPTIONS=--enable-source-maps maps them to the
       // sources (dist/outpost.mjs.map).
       sourcemap: true,
-      // Error and class names stay the sources' (logs name an error by its constructor).
-      keepNames: true,
+      // Not keepNames: it wraps every function the code creates in a call that redefines its name,
+      // 1.4% of a delivery worker's CPU (bench/results/findings.md, round 10). Unminified, a name
+      // changes only where two modules share one; for classes (logs name an error by its
+      // constructor) the bundle test checks that none does.
+      keepNames: false,
       plugins: [dependenciesStayExternal],
       logLevel: 'warning',
     });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { isBuiltin } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type OutpostProcess, spawnOutpost, submitMessage } from '@outpost/testing';
 import { DeliveryWorld } from '../../delivery/test/helpers.ts';
+import { deliverThroughAllInOne } from './all-in-one.ts';
 
 // What the image runs: dist/outpost.mjs, built by scripts/build.ts. Built here into a folder of its
 // own under dist/ (its dependencies resolve from the repository's node_modules, as in the image).
@@ -80,6 +81,26 @@ test("the bundle holds all of Outpost's own code and imports only the image's de
   );
 });
 
+test("the bundle keeps the sources' class names (logs name an error by its constructor)", () => {
+  // The bundle is built without keepNames: a name the bundler had to change (two modules declaring
+  // the same one) would show in logs as Name2.
+  const text = readFileSync(bundle, 'utf8');
+  const classesIn = (source: string) =>
+    [...source.matchAll(/\bclass ([A-Za-z_$][\w$]*)|\b(?:var|let|const) ([A-Za-z_$][\w$]*) = class\b/g)].map(
+      (match) => (match[1] ?? match[2])!,
+    );
+  const sources = ['libs', 'services'].flatMap((top) =>
+    readdirSync(join(REPO, top), { recursive: true, encoding: 'utf8' })
+      .filter((path) => /\/(src|bin)\/.*\.ts$/.test(path) && !path.includes('node_modules'))
+      .map((path) => join(REPO, top, path)),
+  );
+  const declared = new Set(sources.flatMap((path) => classesIn(readFileSync(path, 'utf8'))));
+  const bundled = new Set(classesIn(text));
+  assert.ok(bundled.has('ApiError') && bundled.has('QueryApiError') && bundled.has('JobTakenOverError'));
+  for (const name of bundled)
+    assert.ok(declared.has(name), `class ${name} in the bundle: renamed by the bundler`);
+});
+
 test('ingest from the bundle: two processes (cluster mode), and traces exported over OTLP', async () => {
   let spans = 0;
   const sink = createServer((request, response) => {
@@ -128,39 +149,16 @@ test('ingest from the bundle: two processes (cluster mode), and traces exported 
 });
 
 test('outpost all, run from the bundle, delivers a message and serves the operators page', async () => {
-  const receiver = await world.receiver('127.0.0.4');
-  world.mx('bundle.test', [{ name: 'mx.bundle.test', priority: 10, a: ['127.0.0.4'] }]);
-  const all = spawnOutpost(
-    'all',
-    world.env({
-      LOG_LEVEL: 'info',
-      OUTPOST_SMTP_LISTEN: '127.0.0.1:0',
-      OUTPOST_HTTP_LISTEN: '127.0.0.1:0',
-      OUTPOST_TRACE_QUERY_LISTEN: '127.0.0.1:0',
-    }),
-    { cli: bundle },
-  );
-  processes.push(all);
-  const ready = await all.waitForLog((line) => line.msg === 'ingest listening');
-  await all.waitForLog((line) => line.msg === 'delivery running');
-  const query = await all.waitForLog((line) => line.msg === 'trace-query running');
-  const result = await submitMessage({
-    port: (ready.smtp as { port: number }).port,
-    from: 'alice@example.com',
-    to: ['erin@bundle.test'],
-    message: 'Subject: from the bundle\r\n\r\nHi.\r\n',
+  const { queryPort } = await deliverThroughAllInOne(world, processes, {
+    receiverAddress: '127.0.0.4',
+    domain: 'bundle.test',
+    cli: bundle,
   });
-  assert.match(result.response, /^250 /);
-  const [received] = await receiver.waitForMessages(1, 15_000);
-  assert.deepEqual(received!.to, ['erin@bundle.test']);
-  assert.match(received!.data.toString(), /\r\nSubject: from the bundle\r\n/);
-
   // The page's files are found from the bundle too (they are not beside it).
-  const { port } = query.http as { port: number };
-  const page = await fetch(`http://127.0.0.1:${port}/ui/`);
+  const page = await fetch(`http://127.0.0.1:${queryPort}/ui/`);
   assert.equal(page.status, 200);
   assert.match(await page.text(), /<html/i);
-  const script = await fetch(`http://127.0.0.1:${port}/ui/app.js`);
+  const script = await fetch(`http://127.0.0.1:${queryPort}/ui/app.js`);
   assert.equal(script.status, 200);
   assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type OutpostProcess, spawnOutpost, submitMessage } from '@outpost/testing';
 import { DeliveryWorld } from '../../delivery/test/helpers.ts';
+import { deliverThroughAllInOne } from './all-in-one.ts';
 
 // The pipeline as deployed: `outpost ingest` and `outpost delivery` as separate processes against
 // one Redis, a DNS server and the destination's mail server on loopback.
@@ -51,27 +52,5 @@ test('a message submitted over SMTP reaches the recipient server through separat
 });
 
 test('outpost all: every service in one process delivers a message too', async () => {
-  const receiver = await world.receiver('127.0.0.3');
-  world.mx('all.test', [{ name: 'mx.all.test', priority: 10, a: ['127.0.0.3'] }]);
-  const all = spawnOutpost(
-    'all',
-    world.env({
-      LOG_LEVEL: 'info',
-      OUTPOST_SMTP_LISTEN: '127.0.0.1:0',
-      OUTPOST_HTTP_LISTEN: '127.0.0.1:0',
-      OUTPOST_TRACE_QUERY_LISTEN: '127.0.0.1:0',
-    }),
-  );
-  processes.push(all);
-  const ready = await all.waitForLog((line) => line.msg === 'ingest listening');
-  await all.waitForLog((line) => line.msg === 'delivery running');
-  const result = await submitMessage({
-    port: (ready.smtp as { port: number }).port,
-    from: 'alice@example.com',
-    to: ['dave@all.test'],
-    message: 'Subject: all in one\r\n\r\nHi.\r\n',
-  });
-  assert.match(result.response, /^250 /);
-  const [received] = await receiver.waitForMessages(1, 15_000);
-  assert.deepEqual(received!.to, ['dave@all.test']);
+  await deliverThroughAllInOne(world, processes, { receiverAddress: '127.0.0.3', domain: 'all.test' });
 });

@@ -8,7 +8,7 @@ import Fastify, {
 } from 'fastify';
 import { authenticateOperator } from '../operator-keys.ts';
 import type { QueryContext } from '../query-context.ts';
-import { ApiError, sendError } from './api-error.ts';
+import { QueryApiError, sendError } from './api-error.ts';
 import { registerDeliveryRoutes } from './routes/deliveries.ts';
 import { registerMessageRoutes } from './routes/messages.ts';
 import { registerPageRoutes } from './routes/page.ts';
@@ -38,22 +38,23 @@ export async function createQueryServer(deps: QueryServerDeps): Promise<FastifyI
   app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/')) return;
     const name = authenticateOperator(deps.operatorKeys, request.headers.authorization);
-    if (!name) throw new ApiError(401, 'unauthorized', 'Send an operator key as Authorization: Bearer <key>');
+    if (!name)
+      throw new QueryApiError(401, 'unauthorized', 'Send an operator key as Authorization: Bearer <key>');
     (request as typeof request & { operator: string }).operator = name;
   });
-  app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
-    if (error instanceof ApiError) return sendError(reply, error);
+  app.setErrorHandler((error: FastifyError | QueryApiError, request, reply) => {
+    if (error instanceof QueryApiError) return sendError(reply, error);
     const status = error.statusCode ?? 500;
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     return sendError(
       reply,
       status < 500
-        ? new ApiError(status, 'invalid_request', error.message)
-        : new ApiError(500, 'internal', 'Internal error'),
+        ? new QueryApiError(status, 'invalid_request', error.message)
+        : new QueryApiError(500, 'internal', 'Internal error'),
     );
   });
   app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new ApiError(404, 'not_found', `No route ${request.method} ${request.url}`)),
+    sendError(reply, new QueryApiError(404, 'not_found', `No route ${request.method} ${request.url}`)),
   );
   app.get('/healthz', async () => ({ status: 'ok' }));
   registerMessageRoutes(app, deps.context);

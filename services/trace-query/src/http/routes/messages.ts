@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { diagnoseMessageView } from '../../diagnosis-view.ts';
 import { MESSAGE_ACTIONS } from '../../message-actions.ts';
 import type { QueryContext } from '../../query-context.ts';
-import { ApiError, sendActionResult } from '../api-error.ts';
+import { QueryApiError, sendActionResult } from '../api-error.ts';
 import { operatorOf, parseOr400 } from '../request-helpers.ts';
 
 /** Message ids are UUIDv7, but anything job-id-shaped is looked up (never used as a pattern). */
@@ -14,7 +14,7 @@ export function registerMessageRoutes(app: FastifyInstance, context: QueryContex
   app.get('/v1/messages/:id', async (request) => {
     const { id } = parseOr400(messageParams, request.params);
     const view = await context.message(id);
-    if (!view) throw new ApiError(404, 'not_found', `no message ${id} in the queue or the delivery log`);
+    if (!view) throw new QueryApiError(404, 'not_found', `no message ${id} in the queue or the delivery log`);
     return diagnoseMessageView(view);
   });
 

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { ApiError } from '../api-error.ts';
+import { QueryApiError } from '../api-error.ts';
 
 /**
  * The folder of the page's files: plain HTML, CSS and ES modules, served as they are (no build
@@ -75,7 +75,7 @@ export function registerPageRoutes(app: FastifyInstance): void {
   app.get('/ui/', (_request, reply) => sendFile(reply, index));
   app.get<{ Params: { file: string } }>('/ui/:file', (request, reply) => {
     const file = files.get(request.params.file);
-    if (!file) throw new ApiError(404, 'not_found', `No file ${request.params.file} in the web page`);
+    if (!file) throw new QueryApiError(404, 'not_found', `No file ${request.params.file} in the web page`);
     return sendFile(reply, file);
   });
 }

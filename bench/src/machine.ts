@@ -71,9 +71,21 @@ function packageVersion(name: string, fromPackage: string): string {
   }
 }
 
+/**
+ * The paths `git status --porcelain` lists, but the benchmark's own output (bench/results/,
+ * bench/RESULTS.md): a round's results are uncommitted while it runs, and do not change what runs.
+ */
+export function uncommittedChanges(porcelain: string): string[] {
+  return porcelain
+    .split('\n')
+    .map((line) => line.slice(3))
+    .filter((path) => path !== '' && !path.startsWith('bench/results/') && path !== 'bench/RESULTS.md');
+}
+
 export function machineInfo(redisVersion: string): MachineInfo {
   const cpuList = cpus();
-  const dirty = run('git', ['status', '--porcelain']) === '' ? '' : ' (with uncommitted changes)';
+  const status = run('git', ['status', '--porcelain']);
+  const dirty = uncommittedChanges(status).length === 0 ? '' : ' (with uncommitted changes)';
   const filesystem = run('df', ['--output=fstype', tmpdir()]).split('\n').at(-1) ?? '?';
   return {
     cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
@@ -86,9 +98,6 @@ export function machineInfo(redisVersion: string): MachineInfo {
     smtpServer: packageVersion('smtp-server', '@outpost/ingest'),
     redisDir: `${tmpdir()} (${filesystem})`,
     gitCommit: `${run('git', ['rev-parse', '--short', 'HEAD']) || 'unknown'}${dirty}`,
-    uncommittedPaths: run('git', ['status', '--porcelain'])
-      .split('\n')
-      .map((line) => line.slice(3))
-      .filter((path) => path !== '' && !path.startsWith('bench/')),
+    uncommittedPaths: uncommittedChanges(status).filter((path) => !path.startsWith('bench/')),
   };
 }

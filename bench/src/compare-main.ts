@@ -164,6 +164,15 @@ function e2eRows(workload: string, runs: E2eRunResult[], modes: E2eMode[]): Row[
       unit: 's',
       ...both('defer10', (run) => (run.retryDrainMs ?? Number.NaN) / 1000),
     });
+    rows.push({
+      workload: name,
+      measure: 'jobs put back, their destination paused',
+      unit: 'jobs',
+      ...optional(
+        'outpost',
+        pick('outpost', 'defer10', (run) => run.pausedWaits),
+      ),
+    });
   }
   // Peak RSS without and with trace export: the exporter and its queue are memory of their own.
   const rssRows = (traced: boolean) => {
@@ -487,7 +496,11 @@ export async function compareBenchmark(argv: string[], quickOnly = false): Promi
                 (result.goodPathPerSecond
                   ? `, other 90% ${Math.round(result.goodPathPerSecond)}/s, retry drain ${((result.retryDrainMs ?? 0) / 1000).toFixed(1)} s`
                   : '') +
-                `, deferred ${result.deferred}, load ${result.loadavg.start.one.toFixed(2)}->${result.loadavg.end.one.toFixed(2)}` +
+                `, deferred ${result.deferred}` +
+                (result.mode === 'defer10' && result.pausedWaits !== undefined
+                  ? `, put back (paused) ${result.pausedWaits}`
+                  : '') +
+                `, load ${result.loadavg.start.one.toFixed(2)}->${result.loadavg.end.one.toFixed(2)}` +
                 `${result.problems.length ? `  PROBLEMS: ${result.problems.join('; ')}` : ''}\n`,
             );
           }

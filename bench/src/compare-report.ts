@@ -18,7 +18,7 @@ export interface Figure {
 export interface Row {
   workload: string;
   measure: string;
-  unit: 'msg/s' | 'ms' | 'B' | 's' | 'MiB';
+  unit: 'msg/s' | 'ms' | 'B' | 's' | 'MiB' | 'jobs';
   outpost?: Figure;
   postfix?: Figure;
   /** smtp-source -> smtp-sink with connection reuse, for msg/s rows. */

@@ -309,10 +309,20 @@ async function waitUntilReady(worker: NodeChild, healthPort: number): Promise<vo
 
 /** outpost_delivery_attempts_total by verdict, from a worker's Prometheus text. */
 export function attemptsFromMetrics(text: string): Record<string, number> {
+  return countsByLabel(text, 'outpost_delivery_attempts_total', 'verdict');
+}
+
+/** Jobs put back without an attempt (outpost_delivery_waits_total) by reason: paused, busy, held. */
+export function waitsFromMetrics(text: string): Record<string, number> {
+  return countsByLabel(text, 'outpost_delivery_waits_total', 'reason');
+}
+
+/** A counter of a Prometheus text exposition, summed by the value of one of its labels. */
+function countsByLabel(text: string, metric: string, label: string): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const match of text.matchAll(/^outpost_delivery_attempts_total\{([^}]*)\}\s+(\S+)$/gm)) {
-    const verdict = match[1]!.match(/verdict="([^"]*)"/)?.[1] ?? '?';
-    counts[verdict] = (counts[verdict] ?? 0) + Number(match[2]);
+  for (const match of text.matchAll(new RegExp(`^${metric}\\{([^}]*)\\}\\s+(\\S+)$`, 'gm'))) {
+    const value = match[1]!.match(new RegExp(`${label}="([^"]*)"`))?.[1] ?? '?';
+    counts[value] = (counts[value] ?? 0) + Number(match[2]);
   }
   return counts;
 }

@@ -19,7 +19,7 @@ import { freePort } from '@outpost/testing';
 import { Queue } from 'bullmq';
 import { type LoadAverage, loadAverage } from './loadavg.ts';
 import { startOtlpSink } from './otlp-sink.ts';
-import { startOutpost, workerVerdicts } from './outpost-stack.ts';
+import { startOutpost, workerCounts } from './outpost-stack.ts';
 import { summarizeMaillog } from './peers/maillog.ts';
 import { startPostfix } from './peers/postfix.ts';
 import { type InjectionResult, injectToDomains } from './peers/smtp-source.ts';
@@ -86,6 +86,11 @@ export interface E2eRunResult {
   retryDrainMs?: number;
   /** Deferred recipient outcomes (Outpost metrics; Postfix status=deferred lines). */
   deferred: number;
+  /**
+   * Outpost only: jobs put back without an attempt because their destination was paused
+   * (outpost_delivery_waits_total{reason="paused"}): each one a fetch, a read and a move.
+   */
+  pausedWaits?: number;
   /** Postfix only: delay= percentiles of its maillog (arrival to remote 250). */
   postfixDelayMs?: { p50: number; p99: number };
   /** traced: what the trace sink received (requests, spans, bytes). */
@@ -228,7 +233,8 @@ export async function runE2eOnce(settings: E2eSettings): Promise<E2eRunResult> {
         };
       };
       finish = async () => {
-        const verdicts = await workerVerdicts(stack.healthPorts);
+        const { verdicts, waits } = await workerCounts(stack.healthPorts);
+        const counted = { deferred: verdicts.deferred ?? 0, pausedWaits: waits.paused ?? 0 };
         for (const verdict of Object.keys(verdicts)) {
           if (verdict !== 'delivered' && verdict !== 'deferred') {
             problems.push(`${verdicts[verdict]} recipient outcome(s) "${verdict}"`);
@@ -236,12 +242,12 @@ export async function runE2eOnce(settings: E2eSettings): Promise<E2eRunResult> {
         }
         const rss = stack.rssPeaks();
         await deliveryQueue.close().catch(() => {});
-        if (!sink) return { deferred: verdicts.deferred ?? 0, rssPeakBytes: rss };
+        if (!sink) return { ...counted, rssPeakBytes: rss };
         // The batch processors export every few seconds: the spans of the last messages may still
         // be on their way, so only an empty sink is a problem.
         const traces = sink.received();
         if (traces.spans === 0) problems.push('traced: the trace sink received no span');
-        return { deferred: verdicts.deferred ?? 0, rssPeakBytes: rss, traces };
+        return { ...counted, rssPeakBytes: rss, traces };
       };
     } else {
       if (!settings.tools || !settings.dns.resolvConf)

@@ -160,17 +160,22 @@ function tracingEnv(options: StackOptions): Record<string, string> {
   return options.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: options.otlpEndpoint } : {};
 }
 
-/** outpost_delivery_attempts_total by verdict, summed over the workers. */
-export async function workerVerdicts(healthPorts: number[]): Promise<Record<string, number>> {
-  const { attemptsFromMetrics } = await import('./delivery-bench.ts');
-  const counts: Record<string, number> = {};
+/** Recipient outcomes by verdict and jobs put back by reason, summed over the workers' metrics. */
+export async function workerCounts(
+  healthPorts: number[],
+): Promise<{ verdicts: Record<string, number>; waits: Record<string, number> }> {
+  const { attemptsFromMetrics, waitsFromMetrics } = await import('./delivery-bench.ts');
+  const verdicts: Record<string, number> = {};
+  const waits: Record<string, number> = {};
+  const add = (into: Record<string, number>, counts: Record<string, number>) => {
+    for (const [key, count] of Object.entries(counts)) into[key] = (into[key] ?? 0) + count;
+  };
   for (const port of healthPorts) {
     const text = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) })
       .then((response) => response.text())
       .catch(() => '');
-    for (const [verdict, count] of Object.entries(attemptsFromMetrics(text))) {
-      counts[verdict] = (counts[verdict] ?? 0) + count;
-    }
+    add(verdicts, attemptsFromMetrics(text));
+    add(waits, waitsFromMetrics(text));
   }
-  return counts;
+  return { verdicts, waits };
 }

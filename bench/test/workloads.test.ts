@@ -8,6 +8,7 @@ import {
   MX_HOSTS,
   mxOf,
   recipientOf,
+  waitsFromMetrics,
 } from '../src/delivery-bench.ts';
 import { buildHttpBody } from '../src/http-load.ts';
 import { messageText, workloadRecipients } from '../src/smtp-load.ts';
@@ -73,4 +74,16 @@ test('recipient outcomes are read from the worker metrics by verdict', () => {
     'outpost_delivery_possible_duplicates_total 0',
   ].join('\n');
   assert.deepEqual(attemptsFromMetrics(text), { delivered: 1_200, deferred: 32 });
+});
+
+test('jobs put back without an attempt are read from the worker metrics by reason', () => {
+  const text = [
+    '# TYPE outpost_delivery_waits_total counter',
+    'outpost_delivery_waits_total{reason="paused"} 3694',
+    'outpost_delivery_waits_total{reason="busy"} 49',
+    'outpost_delivery_attempts_total{verdict="deferred",category="unknown"} 35',
+  ].join('\n');
+  assert.deepEqual(waitsFromMetrics(text), { paused: 3_694, busy: 49 });
+  assert.deepEqual(attemptsFromMetrics(text), { deferred: 35 });
+  assert.deepEqual(waitsFromMetrics(''), {});
 });

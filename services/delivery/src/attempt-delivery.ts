@@ -59,6 +59,8 @@ export interface AttemptDeps extends RouteDeps {
   onPause?: (pause: DestinationPause) => void;
   /** The pauses this process learnt of: a paused destination gets no kept connection. */
   pauses?: PausedDomains;
+  /** Brings back the jobs parked behind the destination's pauses (parked-jobs.ts). */
+  releaseParked?: (destination: string) => Promise<unknown>;
   /** Test seam for the SMTP client; production uses nodemailer through libs/smtp-client. */
   transact?: typeof runSmtpTransaction;
   /** MTA-STS policies (RFC 8461); absent = not honoured (OUTPOST_MTA_STS=off, unit tests). */
@@ -327,7 +329,10 @@ async function adaptDestination(
   const pauseUntil = Date.now() + deps.pauseMs;
   const adapted = await limiter
     .adapt(destination, outcome, lastProblem, heldMs, pauseUntil)
-    .catch(() => ({ pausedUntil: undefined, started: false }));
+    .catch(() => ({ pausedUntil: undefined, started: false, releaseParked: false }));
+  // A definite answer found jobs parked behind a pause: they come back now, not at their own time
+  // (not awaited: the attempt's record need not wait for them).
+  if (adapted.releaseParked) deps.releaseParked?.(destination).catch(() => {});
   const pause: DestinationPause | undefined =
     outcome === 'trouble'
       ? { destination, until: pauseUntil, cause: 'unreachable', lastProblem }

@@ -19,6 +19,7 @@ import { createDestinationLimiter } from './destination-limiter.ts';
 import { finishMessage } from './finish-message.ts';
 import { isRedisOutOfMemory, startMemoryRelief, warnIfLogBudgetDoesNotFit } from './memory-relief.ts';
 import { createMtaSts } from './mta-sts/create-mta-sts.ts';
+import { releaseParked } from './parked-jobs.ts';
 import { createPausedDomains } from './paused-domains.ts';
 import { type DeliveryJobResult, processDeliveryJob } from './process-delivery-job.ts';
 import { ownAddresses } from './self-identity.ts';
@@ -119,6 +120,7 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
     ...(pool && { pool }),
     pauseMs: delivery.retry.firstDelayMs,
     pauses: createPausedDomains(),
+    releaseParked: (destination) => releaseParked(limiter, deliveryQueue, destination),
     onPause: (pause) =>
       logger.warn(
         {

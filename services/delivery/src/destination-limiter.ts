@@ -78,10 +78,11 @@ local typical = tonumber(redis.call('HGET', KEYS[2], 'sessionMs') or '1000')
 return {0, tonumber(ARGV[1]) + typical, 'busy'}
 `);
 
-// KEYS: state hash. ARGV: 1 outcome (AttemptTrouble), 2 initial, 3 max, 4 error text, 5 state ttl
-// ms, 6 now, 7 session duration ms (kept as a moving average: how long a slot is typically held),
-// 8 backoffAfter (0: never), 9 pause until, 10 quiet ms, 11 stale ms.
-// Returns {window, pausedUntil or 0, 1 when this call started the pause}.
+// KEYS: state hash, parked jobs. ARGV: 1 outcome (AttemptTrouble), 2 initial, 3 max, 4 error text,
+// 5 state ttl ms, 6 now, 7 session duration ms (kept as a moving average: how long a slot is
+// typically held), 8 backoffAfter (0: never), 9 pause until, 10 quiet ms, 11 stale ms.
+// Returns {window, pausedUntil or 0, 1 when this call started the pause, 1 when a definite answer
+// found jobs parked behind a pause (holdBack): the caller releases them}.
 //
 // The streak counts blanket deferrals with no definite answer (okAt) between them, each within
 // `stale` of the one before. A process that saw the window at its maximum skips writing its
@@ -94,7 +95,7 @@ local clock = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local window = tonumber(redis.call('HGET', KEYS[1], 'window') or ARGV[2])
 local typical = tonumber(redis.call('HGET', KEYS[1], 'sessionMs') or ARGV[7])
 redis.call('HSET', KEYS[1], 'sessionMs', math.floor(typical * 0.8 + tonumber(ARGV[7]) * 0.2))
-local paused, started = 0, 0
+local paused, started, release = 0, 0, 0
 if ARGV[1] == 'ok' or ARGV[1] == 'reachable' then
   window = math.min(tonumber(ARGV[3]), window + 1)
   if ARGV[1] == 'ok' then
@@ -104,6 +105,7 @@ if ARGV[1] == 'ok' or ARGV[1] == 'reachable' then
     if redis.call('HGET', KEYS[1], 'pauseCause') == 'deferred-all' then
       redis.call('HDEL', KEYS[1], 'pausedUntil', 'pauseCause')
     end
+    release = redis.call('EXISTS', KEYS[2])
   end
 elseif ARGV[1] == 'trouble' then
   window = math.max(1, math.floor(window / 2))
@@ -135,7 +137,31 @@ else
 end
 redis.call('HSET', KEYS[1], 'window', window)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
-return {window, paused, started}
+return {window, paused, started, release}
+`);
+
+// KEYS: state hash, parked jobs. ARGV: 1 now, 2 job id, 3 the parked set's ttl ms.
+// Returns {pausedUntil or 0, 1 when this job is the pause's probe}. While the destination is
+// paused, the first job to ask for this pause (its pausedUntil) is its probe: it comes back at the
+// pause's end. Every other one is parked: listed here, it comes back later, or as soon as a
+// definite answer at the destination releases the list (ADAPT).
+const HOLD_BACK = redisScript(`
+local pausedUntil = redis.call('HGET', KEYS[1], 'pausedUntil')
+if not pausedUntil or tonumber(pausedUntil) <= tonumber(ARGV[1]) then return {0, 0} end
+if redis.call('HGET', KEYS[1], 'probeFor') ~= pausedUntil then
+  redis.call('HSET', KEYS[1], 'probeFor', pausedUntil)
+  return {tonumber(pausedUntil), 1}
+end
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]))
+return {tonumber(pausedUntil), 0}
+`);
+
+// KEYS: parked jobs. Returns their ids, and empties the list.
+const TAKE_PARKED = redisScript(`
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return ids
 `);
 
 const STATE_TTL_MS = 7 * 86_400_000;
@@ -161,6 +187,7 @@ export function createDestinationLimiter(
   const keys = (destination: string) => ({
     leases: `${QUEUE_PREFIX}:dest:${destination}:leases`,
     state: `${QUEUE_PREFIX}:dest:${destination}:state`,
+    parked: `${QUEUE_PREFIX}:dest:${destination}:parked`,
   });
   const index = `${QUEUE_PREFIX}:destinations`;
 
@@ -204,15 +231,15 @@ export function createDestinationLimiter(
       error = '',
       sessionMs = 1_000,
       pauseUntil = 0,
-    ): Promise<{ window: number; pausedUntil?: number; started?: boolean }> {
+    ): Promise<{ window: number; pausedUntil?: number; started?: boolean; releaseParked?: boolean }> {
       const now = clock();
       const answered = outcome === 'ok' || outcome === 'reachable';
       if (answered && (atMaxUntil.get(destination) ?? 0) > now) return { window: limits.maxWindow };
-      const { state } = keys(destination);
-      const [window, pausedUntil, started] = (
+      const { state, parked } = keys(destination);
+      const [window, pausedUntil, started, release] = (
         (await ADAPT.run(
           redis,
-          [state],
+          [state, parked],
           [
             outcome,
             limits.initialWindow,
@@ -227,15 +254,41 @@ export function createDestinationLimiter(
             // A streak survives the pause it caused (the first deferral after it renews the pause).
             Math.max(2 * (pauseUntil - now), AT_MAX_RESAMPLE_MS),
           ],
-        )) as [number, number, number]
-      ).map(Number) as [number, number, number];
+        )) as [number, number, number, number]
+      ).map(Number) as [number, number, number, number];
       // Only after a written success may the next ones skip Redis (the streak relies on it).
       if (outcome === 'ok' && window >= limits.maxWindow) {
         // Bounded: a worker that met very many destinations starts over.
         if (atMaxUntil.size >= 10_000) atMaxUntil.clear();
         atMaxUntil.set(destination, now + AT_MAX_RESAMPLE_MS);
       } else if (outcome !== 'reachable') atMaxUntil.delete(destination);
-      return { window, ...(pausedUntil > 0 && { pausedUntil, started: started === 1 }) };
+      return {
+        window,
+        ...(pausedUntil > 0 && { pausedUntil, started: started === 1 }),
+        ...(release === 1 && { releaseParked: true }),
+      };
+    },
+
+    /**
+     * For a job that found the destination paused: until when it is, and whether this job is the
+     * pause's probe (the first to ask: it comes back at the pause's end); any other job is parked
+     * (takeParked). 0 when the destination is not paused (one script call, as pausedUntil).
+     */
+    async holdBack(
+      destination: string,
+      jobId: string,
+      now = Date.now(),
+    ): Promise<{ pausedUntil: number; probe: boolean }> {
+      const { state, parked } = keys(destination);
+      const [pausedUntil, probe] = (
+        (await HOLD_BACK.run(redis, [state, parked], [now, jobId, STATE_TTL_MS])) as [number, number]
+      ).map(Number) as [number, number];
+      return { pausedUntil, probe: probe === 1 };
+    },
+
+    /** The ids of the jobs parked behind the destination's pauses; the list is emptied. */
+    async takeParked(destination: string): Promise<string[]> {
+      return (await TAKE_PARKED.run(redis, [keys(destination).parked], [])) as string[];
     },
 
     /** Until when the destination is paused (0 when it is not): one HGET. */

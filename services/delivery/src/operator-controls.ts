@@ -2,6 +2,7 @@ import { controlKeys, type DeliveryJobData, QUEUE_NAMES, QUEUE_PREFIX } from '@o
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createDestinationLimiter, type DestinationState } from './destination-limiter.ts';
+import { releaseParked } from './parked-jobs.ts';
 
 const pausedDomainKey = controlKeys.pausedDomain;
 const destinationOfKey = (domain: string) => `${QUEUE_PREFIX}:dest-of:${domain.toLowerCase()}`;
@@ -58,6 +59,14 @@ export function createOperatorControls(redis: Redis) {
   });
   deliveryQueue.on('error', () => {});
   const limiter = createDestinationLimiter(redis);
+  /** Ends the domain's hold and its destination's pause; the jobs parked behind it come back now. */
+  const resume = async (domain: string): Promise<number> => {
+    await redis.del(pausedDomainKey(domain));
+    const destination = await redis.get(destinationOfKey(domain));
+    if (!destination) return 0;
+    await limiter.resume(destination);
+    return releaseParked(limiter, deliveryQueue, destination);
+  };
 
   return {
     async destinations(): Promise<DestinationState[]> {
@@ -69,15 +78,15 @@ export function createOperatorControls(redis: Redis) {
     },
 
     async resumeDomain(domain: string): Promise<void> {
-      await redis.del(pausedDomainKey(domain));
-      const destination = await redis.get(destinationOfKey(domain));
-      if (destination) await limiter.resume(destination);
+      await resume(domain);
     },
 
-    /** Releases any pause of the domain and its destination, and moves its delayed jobs to now. */
+    /**
+     * Releases any pause of the domain and its destination, and moves its delayed jobs to now
+     * (with the jobs parked behind the destination's pause, whatever their domain): how many moved.
+     */
     async flushDomain(domain: string): Promise<number> {
-      await this.resumeDomain(domain);
-      let promoted = 0;
+      let promoted = await resume(domain);
       const wanted = domain.toLowerCase();
       for (let start = 0; ; start += 500) {
         const jobs = await deliveryQueue.getDelayed(start, start + 499);

@@ -46,6 +46,13 @@ import { emitWebhookEvents } from './webhook-events.ts';
 
 const HELD_RECHECK_MS = 60_000;
 
+/**
+ * A job parked behind a pause comes back this many pause lengths after its end, unless a definite
+ * answer at the destination brings it back sooner (parked-jobs.ts): a destination that stays down
+ * then costs one job cycle per few pauses per queued job, not one per pause.
+ */
+const PARKED_PAUSES = 3;
+
 /** Cluster-wide count of sessions lost after the final dot (RFC 1047 duplicates). */
 export const POSSIBLE_DUPLICATES_KEY = '{outpost}:stats:possible-duplicates';
 
@@ -110,9 +117,14 @@ export async function processDeliveryJob(
   // A destination this process found paused: while Redis says it still is, wait for the end of the
   // pause without loading anything (paused-domains.ts). Past its lifetime a job goes on to expire.
   if (now() < data.expiresAt) {
-    const pause = await confirmedPause(deps.attempt, data.domain, now);
-    if (pause)
-      await putBack(pause.until + jitter(), 'paused', { destination: pause.destination, known: true });
+    const pause = await confirmedPause(deps.attempt, data.domain, job.id, now);
+    if (pause) {
+      await putBack(parkedUntil(pause, now()) + jitter(), 'paused', {
+        destination: pause.destination,
+        known: true,
+        ...(!pause.probe && { parked: true }),
+      });
+    }
   }
   const markKey = sentMarkKey(job.id ?? `${data.messageId}:${data.domain}`, data.attempts);
   // The message and the suppression list are read alongside the preflight: one round trip on the
@@ -213,8 +225,15 @@ export async function processDeliveryJob(
     if (report.noSlot) {
       // Waiting for a free connection slot is not an attempt: with jitter, so that waiting jobs do
       // not all come back at the same instant.
-      if (report.noSlot.reason === 'paused' && report.destination)
+      if (report.noSlot.reason === 'paused' && report.destination) {
         deps.attempt.pauses?.note(data.domain, report.destination, report.noSlot.retryAt);
+        const hold = await confirmedPause(deps.attempt, data.domain, job.id, now);
+        if (hold)
+          await putBack(parkedUntil(hold, now()) + jitter(), 'paused', {
+            destination: hold.destination,
+            ...(!hold.probe && { parked: true }),
+          });
+      }
       await putBack(Math.max(report.noSlot.retryAt, now()) + jitter(), report.noSlot.reason, {
         destination: report.destination,
       });
@@ -385,28 +404,40 @@ export async function processDeliveryJob(
   return finished;
 }
 
+/** The pause's probe comes back at its end; the others are parked (destination-limiter.ts). */
+function parkedUntil(pause: { until: number; probe: boolean }, now: number): number {
+  return pause.probe ? pause.until : pause.until + PARKED_PAUSES * Math.max(pause.until - now, 1_000);
+}
+
 /** Why a job went back to the queue without an attempt (outpost_delivery_waits_total's reason). */
 type Wait = 'paused' | 'busy' | 'held';
 
 /**
  * The pause this process noted for the domain's destination, once Redis confirms it still runs
- * (one field read); a pause Redis no longer has (ended, resumed, flushed) is forgotten.
+ * (one script call), and whether this job is the pause's probe or is parked behind it (a job
+ * without an id always probes); a pause Redis no longer has (ended, resumed, flushed) is forgotten.
  */
 async function confirmedPause(
   deps: Pick<AttemptDeps, 'pauses' | 'limiter'>,
   domain: string,
+  jobId: string | undefined,
   now: () => number,
-): Promise<{ destination: string; until: number } | undefined> {
+): Promise<{ destination: string; until: number; probe: boolean } | undefined> {
   const { pauses, limiter } = deps;
   const known = pauses?.get(domain, now());
   if (!known || !pauses || !limiter) return undefined;
-  const until = await limiter.pausedUntil(known.destination).catch(() => 0);
+  const { pausedUntil: until, probe } =
+    jobId === undefined
+      ? { pausedUntil: await limiter.pausedUntil(known.destination).catch(() => 0), probe: true }
+      : await limiter
+          .holdBack(known.destination, jobId, now())
+          .catch(() => ({ pausedUntil: 0, probe: true }));
   if (until <= now()) {
     pauses.forget(domain);
     return undefined;
   }
   pauses.note(domain, known.destination, until);
-  return { destination: known.destination, until };
+  return { destination: known.destination, until, probe };
 }
 
 /** What the delivery log shows about the message itself (first attempt of any of its domains). */

@@ -236,6 +236,30 @@ test('a pause for unreachability is not ended by a success; resume ends either k
   assert.equal((await deferAll()).pausedUntil, undefined, 'the streak went with the pause');
 });
 
+test('behind a pause the first job probes and the others are parked, until a definite answer releases them', async () => {
+  const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 1 });
+  const destination = 'mx.parked.test:25';
+  assert.deepEqual(await limiter.holdBack(destination, 'before'), { pausedUntil: 0, probe: false });
+  const until = Date.now() + 60_000;
+  await limiter.pause(destination, until, 'connect ECONNREFUSED');
+  assert.deepEqual(await limiter.holdBack(destination, 'j1'), { pausedUntil: until, probe: true });
+  assert.deepEqual(await limiter.holdBack(destination, 'j2'), { pausedUntil: until, probe: false });
+  assert.deepEqual(await limiter.holdBack(destination, 'j3'), { pausedUntil: until, probe: false });
+  // A later pause (renewed, or a new one) has a probe of its own.
+  await limiter.pause(destination, until + 1_000, 'connect ECONNREFUSED');
+  assert.equal((await limiter.holdBack(destination, 'j4')).probe, true);
+  assert.equal((await limiter.holdBack(destination, 'j5')).probe, false);
+  // A deferral releases nothing; a definite answer says the parked jobs may come back.
+  assert.equal(
+    (await limiter.adapt(destination, 'deferred-all', '450 busy', 10, until)).releaseParked,
+    undefined,
+  );
+  assert.equal((await limiter.adapt(destination, 'ok', '', 10)).releaseParked, true);
+  assert.deepEqual((await limiter.takeParked(destination)).sort(), ['j2', 'j3', 'j5']);
+  assert.deepEqual(await limiter.takeParked(destination), [], 'taken once');
+  assert.equal((await limiter.adapt(destination, 'ok', '', 10)).releaseParked, undefined);
+});
+
 test('a backoff that outlasts a pause for unreachability takes it over: a success then ends it', async () => {
   const limiter = createDestinationLimiter(world.redis.client(), { backoffAfter: 1 });
   const destination = 'mx.both-pauses.test:25';
@@ -310,6 +334,8 @@ test('a receiver that defers every recipient: after 3 attempts its other message
     waits.every((line) => line.known === true),
     JSON.stringify(waits),
   );
+  // One of them probes the pause's end; the others are parked behind it.
+  assert.equal(waits.filter((line) => line.parked === true).length, later.length - 1, JSON.stringify(waits));
   const rcpts = receiver.events.filter((event) => event.stage === 'rcpt');
   assert.equal(rcpts.length, 3, 'only the first three messages met the receiver');
   assert.equal(
@@ -332,5 +358,51 @@ test('a receiver that defers every recipient: after 3 attempts its other message
     await controls.close();
   }
   for (const message of [...first, ...later]) await world.waitForMessageDone(message.id, 20_000);
+  assert.equal(receiver.messages.filter((entry) => entry.acknowledged).length, 8);
+});
+
+test('jobs parked behind a backoff come back as soon as the destination delivers again, not at their own time', async () => {
+  let refusing = true;
+  const receiver = await world.receiver('127.0.0.8', {
+    rcpt: () => (refusing ? '450 4.7.1 Rate limited, try again later' : undefined),
+  });
+  world.mx('parked.test', [{ name: 'mx.parked.test', priority: 10, a: ['127.0.0.8'] }]);
+  const pauseMs = 3_000;
+  const worker = spawnOutpost(
+    'delivery',
+    world.env({
+      LOG_LEVEL: 'debug',
+      OUTPOST_DESTINATION_BACKOFF_AFTER: '2',
+      OUTPOST_DESTINATION_WINDOW_START: '1',
+      OUTPOST_DESTINATION_WINDOW_MAX: '1',
+      OUTPOST_RETRY_FIRST: `${pauseMs / 1_000}s`,
+      OUTPOST_RETRY_MAX: `${pauseMs / 1_000}s`,
+    }),
+  );
+  workers.push(worker);
+  await worker.waitForLog((line) => line.msg === 'delivery running');
+  const first: Message[] = [];
+  for (let i = 0; i < 2; i++) {
+    first.push(await world.enqueue({ recipients: [`user${i}@parked.test`] }));
+    await worker.waitForLog((line) => line.msg === 'deferred' && line.messageId === first[i]!.id);
+  }
+  await worker.waitForLog((line) => String(line.msg).startsWith('destination deferred every recipient'));
+  const pausedAt = Date.now();
+  const later: Message[] = [];
+  for (let i = 2; i < 8; i++) later.push(await world.enqueue({ recipients: [`user${i}@parked.test`] }));
+  const waitsOf = () =>
+    worker.logs.filter(
+      (line) => line.msg === 'no slot' && later.some((message) => message.id === line.messageId),
+    );
+  await waitFor(() => waitsOf().length >= later.length, 10_000, 'every later message waits for the pause');
+  assert.equal(waitsOf().filter((line) => line.parked === true).length, later.length - 1);
+
+  // The receiver recovers. The first two messages are retried at the pause's end, get a 250, and
+  // that definite answer brings the parked jobs back at once: they were due only three pause
+  // lengths after its end.
+  refusing = false;
+  for (const message of [...first, ...later]) await world.waitForMessageDone(message.id, 20_000);
+  const tookMs = Date.now() - pausedAt;
+  assert.ok(tookMs < 3 * pauseMs, `all delivered ${tookMs} ms after the pause began`);
   assert.equal(receiver.messages.filter((entry) => entry.acknowledged).length, 8);
 });

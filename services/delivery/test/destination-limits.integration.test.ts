@@ -18,6 +18,22 @@ after(async () => {
   await world.stop();
 });
 
+/**
+ * Enqueues `count` messages to `domain` one after the other, each deferred before the next (a
+ * window of one), until the worker logs that the destination is paused: the messages and that line.
+ */
+async function deferUntilPaused(worker: OutpostProcess, domain: string, count: number) {
+  const first: Message[] = [];
+  for (let i = 0; i < count; i++) {
+    first.push(await world.enqueue({ recipients: [`user${i}@${domain}`] }));
+    await worker.waitForLog((line) => line.msg === 'deferred' && line.messageId === first[i]!.id);
+  }
+  const paused = await worker.waitForLog((line) =>
+    String(line.msg).startsWith('destination deferred every recipient'),
+  );
+  return { first, paused };
+}
+
 /** The most connections the receiver had open at once, from its connect/close events. */
 function maxConcurrent(events: ReadonlyArray<{ stage: string; outcome: string }>): number {
   let open = 0;
@@ -302,14 +318,7 @@ test('a receiver that defers every recipient: after 3 attempts its other message
   );
   workers.push(worker);
   await worker.waitForLog((line) => line.msg === 'delivery running');
-  const first: Message[] = [];
-  for (let i = 0; i < 3; i++) {
-    first.push(await world.enqueue({ recipients: [`user${i}@backoff.test`] }));
-    await worker.waitForLog((line) => line.msg === 'deferred' && line.messageId === first[i]!.id);
-  }
-  const paused = await worker.waitForLog((line) =>
-    String(line.msg).startsWith('destination deferred every recipient'),
-  );
+  const { first, paused } = await deferUntilPaused(worker, 'backoff.test', 3);
   assert.equal(paused.cause, 'deferred-all');
   assert.equal(paused.lastProblem, '450 4.7.1 Rate limited, try again later');
 
@@ -381,12 +390,7 @@ test('jobs parked behind a backoff come back as soon as the destination delivers
   );
   workers.push(worker);
   await worker.waitForLog((line) => line.msg === 'delivery running');
-  const first: Message[] = [];
-  for (let i = 0; i < 2; i++) {
-    first.push(await world.enqueue({ recipients: [`user${i}@parked.test`] }));
-    await worker.waitForLog((line) => line.msg === 'deferred' && line.messageId === first[i]!.id);
-  }
-  await worker.waitForLog((line) => String(line.msg).startsWith('destination deferred every recipient'));
+  const { first } = await deferUntilPaused(worker, 'parked.test', 2);
   const pausedAt = Date.now();
   const later: Message[] = [];
   for (let i = 2; i < 8; i++) later.push(await world.enqueue({ recipients: [`user${i}@parked.test`] }));

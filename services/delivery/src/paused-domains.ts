@@ -2,10 +2,11 @@
  * The destinations this process found paused (unreachable, or deferring everything), until when,
  * and the domains routed to them. While a pause lasts, the next job for such a domain asks Redis
  * (one script call: is the destination still paused?) instead of loading its message, its
- * suppression entries and a slot, and no kept connection carries mail to it: a backed-off destination with
- * thousands of queued messages then costs the workers little more than moving each job back (one
- * probes the pause's end, the others are parked: destination-limiter.ts, holdBack). Redis stays the
- * authority: an operator's resume or flush clears the pause there, and the next job sees it.
+ * suppression entries and a slot, and no kept connection carries mail to it: a backed-off
+ * destination with thousands of queued messages then costs the workers little more than moving each
+ * job back (one probes the pause's end, the others are parked: destination-limiter.ts, holdBack).
+ * Redis stays the authority: an operator's resume or flush clears the pause there, and the next job
+ * sees it.
  */
 export interface PausedDomains {
   note(domain: string, destination: string, until: number): void;

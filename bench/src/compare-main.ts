@@ -38,7 +38,7 @@ import { loadAverage, waitForLowLoad } from './loadavg.ts';
 import { machineInfo, REPO_ROOT } from './machine.ts';
 import { peerTools } from './peers/system-tools.ts';
 import { installCleanupHandlers, onAbort } from './processes.ts';
-import { createSnapshot } from './snapshot.ts';
+import { createSnapshot, resolveCommit } from './snapshot.ts';
 import { startWorldDns } from './world.ts';
 
 export const WORKLOADS = ['ceiling', 'e2e', 'e2e-100k', 'latency', 'backlog'] as const;
@@ -67,6 +67,8 @@ Workloads (--workloads, default all), each --runs times (default 3), round-robin
   --quick               Outpost end to end only, 2,000 messages, 1 run; results in results/tmp/
   --max-wait-minutes N  wait at most this long for the 1-minute load average to fall to 1.5 (10)
   --snapshot            benchmark a copy of the code taken at the start
+  --at COMMIT           benchmark that commit (a copy of its tree; HEAD, a branch or an id), to
+                        pair it with the working tree on the same machine
   --cpu-prof            V8 CPU profiles of ingest and the workers, in results/tmp/profiles/
   --out DIR             where to write the results (default bench/results/)
   --report              run nothing: rebuild bench/RESULTS.md from the latest results/*.json
@@ -273,6 +275,7 @@ export async function compareBenchmark(argv: string[], quickOnly = false): Promi
       quick: { type: 'boolean', default: false },
       'max-wait-minutes': { type: 'string' },
       snapshot: { type: 'boolean', default: false },
+      at: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       out: { type: 'string' },
       report: { type: 'boolean', default: false },
@@ -360,7 +363,8 @@ export async function compareBenchmark(argv: string[], quickOnly = false): Promi
     );
   }
   const redis = redisVersion();
-  const machine = machineInfo(redis);
+  const atCommit = values.at === undefined ? undefined : resolveCommit(REPO_ROOT, values.at);
+  const machine = machineInfo(redis, atCommit);
   const versions: Versions = {
     node: process.version,
     redis,
@@ -375,7 +379,7 @@ export async function compareBenchmark(argv: string[], quickOnly = false): Promi
       `${tools ? `, Postfix ${tools.postfixVersion}` : ' (no Postfix)'}\n`,
   );
 
-  const snapshot = values.snapshot ? createSnapshot(REPO_ROOT) : undefined;
+  const snapshot = atCommit || values.snapshot ? createSnapshot(REPO_ROOT, atCommit) : undefined;
   if (snapshot) onAbort(snapshot.remove);
   const codeRoot = snapshot?.root ?? REPO_ROOT;
   const scratch = mkdtempSync(join(tmpdir(), 'outpost-compare-'));

@@ -35,7 +35,7 @@ import {
 } from './delivery-report.ts';
 import { machineInfo, REPO_ROOT } from './machine.ts';
 import { installCleanupHandlers, onAbort } from './processes.ts';
-import { createSnapshot } from './snapshot.ts';
+import { createSnapshot, resolveCommit } from './snapshot.ts';
 import { sourceWarning, textTable } from './tables.ts';
 
 const USAGE = `usage: npm run bench -- delivery [options]
@@ -66,6 +66,8 @@ Scenarios (each a row, --runs times, round-robin):
   --max-other-cpu PCT     redo a run when processes outside the benchmark used more CPU (default 10)
   --retries N             how often to redo such a run before keeping it anyway (default 2)
   --snapshot              benchmark a copy of the code taken at the start
+  --at COMMIT             benchmark that commit (a copy of its tree; HEAD, a branch or an id), to
+                          pair it with the working tree on the same machine
   --cpu-prof              a V8 CPU profile of each worker, in bench/results/tmp/profiles/
   --out DIR               where to write the results (default bench/results/)
 `;
@@ -94,6 +96,7 @@ export async function deliveryBenchmark(argv: string[]): Promise<void> {
       'max-other-cpu': { type: 'string' },
       retries: { type: 'string' },
       snapshot: { type: 'boolean', default: false },
+      at: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -143,7 +146,8 @@ export async function deliveryBenchmark(argv: string[]): Promise<void> {
   if (!isRedisServerInstalled()) throw new Error(REDIS_MISSING_MESSAGE);
   installCleanupHandlers();
   const redis = redisVersion();
-  const machine = machineInfo(redis);
+  const atCommit = values.at === undefined ? undefined : resolveCommit(REPO_ROOT, values.at);
+  const machine = machineInfo(redis, atCommit);
   const started = new Date();
   const command = ['npm run bench --', 'delivery', ...argv].join(' ');
 
@@ -163,7 +167,7 @@ export async function deliveryBenchmark(argv: string[]): Promise<void> {
       `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, Redis ${redis}\n\n`,
   );
   if (profileDir) mkdirSync(profileDir, { recursive: true });
-  const snapshot = values.snapshot ? createSnapshot(REPO_ROOT) : undefined;
+  const snapshot = atCommit || values.snapshot ? createSnapshot(REPO_ROOT, atCommit) : undefined;
   if (snapshot) {
     onAbort(snapshot.remove);
     process.stdout.write(`Benchmarking a snapshot of the code: ${snapshot.root}\n\n`);

@@ -82,9 +82,10 @@ export function uncommittedChanges(porcelain: string): string[] {
     .filter((path) => path !== '' && !path.startsWith('bench/results/') && path !== 'bench/RESULTS.md');
 }
 
-export function machineInfo(redisVersion: string): MachineInfo {
+/** With `measuredCommit` (a run `--at` that commit) the code measured is that commit's, unchanged. */
+export function machineInfo(redisVersion: string, measuredCommit?: string): MachineInfo {
   const cpuList = cpus();
-  const status = run('git', ['status', '--porcelain']);
+  const status = measuredCommit ? '' : run('git', ['status', '--porcelain']);
   const dirty = uncommittedChanges(status).length === 0 ? '' : ' (with uncommitted changes)';
   const filesystem = run('df', ['--output=fstype', tmpdir()]).split('\n').at(-1) ?? '?';
   return {
@@ -97,7 +98,9 @@ export function machineInfo(redisVersion: string): MachineInfo {
     bullmq: packageVersion('bullmq', '@outpost/queue'),
     smtpServer: packageVersion('smtp-server', '@outpost/ingest'),
     redisDir: `${tmpdir()} (${filesystem})`,
-    gitCommit: `${run('git', ['rev-parse', '--short', 'HEAD']) || 'unknown'}${dirty}`,
+    gitCommit: measuredCommit
+      ? measuredCommit.slice(0, 7)
+      : `${run('git', ['rev-parse', '--short', 'HEAD']) || 'unknown'}${dirty}`,
     uncommittedPaths: uncommittedChanges(status).filter((path) => !path.startsWith('bench/')),
   };
 }

@@ -1,8 +1,11 @@
 /**
- * A frozen copy of the code under test, for benchmarking a working tree that others keep editing:
- * the sources (libs, services, bench) are copied to a temporary directory, the installed packages are
- * linked, and the workspace links under node_modules/@outpost point into the copy.
+ * A frozen copy of the code under test, for benchmarking a working tree that others keep editing, or
+ * an earlier commit for a before/after pair (`--at`): the sources (libs, services, bench) are copied
+ * (or taken from the commit with git archive) to a temporary directory, the installed packages are
+ * linked, and the workspace links under node_modules/@outpost point into the copy. Those links matter:
+ * a copy that linked the whole node_modules would run the working tree's libs and services.
  */
+import { execFileSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -23,16 +26,38 @@ export interface Snapshot {
   remove(): void;
 }
 
-export function createSnapshot(repoRoot: string): Snapshot {
+/** The full commit id `revision` (HEAD, a branch, a short id) names in the repository. */
+export function resolveCommit(repoRoot: string, revision: string): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--verify', '--quiet', `${revision}^{commit}`], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    throw new Error(`--at ${revision}: no such commit in ${repoRoot}`);
+  }
+}
+
+/** A copy of the working tree, or with `commit` of that commit's tree. */
+export function createSnapshot(repoRoot: string, commit?: string): Snapshot {
   const root = mkdtempSync(join(tmpdir(), 'outpost-bench-src-'));
-  const results = join(repoRoot, 'bench', 'results');
-  cpSync(repoRoot, root, {
-    recursive: true,
-    filter: (source) => {
-      const path = relative(repoRoot, source);
-      return !path.split(sep).some((part) => SKIPPED.has(part)) && !source.startsWith(results);
-    },
-  });
+  if (commit) {
+    const archive = execFileSync('git', ['archive', '--format=tar', commit], {
+      cwd: repoRoot,
+      maxBuffer: 1 << 30,
+    });
+    execFileSync('tar', ['-x', '-C', root], { input: archive });
+  } else {
+    const results = join(repoRoot, 'bench', 'results');
+    cpSync(repoRoot, root, {
+      recursive: true,
+      filter: (source) => {
+        const path = relative(repoRoot, source);
+        return !path.split(sep).some((part) => SKIPPED.has(part)) && !source.startsWith(results);
+      },
+    });
+  }
   const modules = join(repoRoot, 'node_modules');
   mkdirSync(join(root, 'node_modules'));
   for (const name of readdirSync(modules)) {
@@ -48,9 +73,11 @@ export function createSnapshot(repoRoot: string): Snapshot {
   }
   // A workspace's own node_modules (a version that differs from the root's) stays linked as well.
   for (const group of ['libs', 'services']) {
+    if (!existsSync(join(repoRoot, group))) continue;
     for (const name of readdirSync(join(repoRoot, group))) {
       const nested = join(repoRoot, group, name, 'node_modules');
-      if (existsSync(nested)) symlinkSync(nested, join(root, group, name, 'node_modules'));
+      if (existsSync(nested) && existsSync(join(root, group, name)))
+        symlinkSync(nested, join(root, group, name, 'node_modules'));
     }
   }
   return { root, remove: () => rmSync(root, { recursive: true, force: true }) };

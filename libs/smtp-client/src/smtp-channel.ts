@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { checkDnsIdentity } from './tls-identity.ts';
@@ -114,6 +115,19 @@ export class SmtpChannel {
 
   get secure(): boolean {
     return this.connection.secure;
+  }
+
+  /**
+   * Holds the socket's writes until the end of this turn of the event loop and then sends them
+   * together (one writev): a message's body and the final dot nodemailer writes after it, which
+   * would otherwise be two system calls and two segments. Nodemailer keeps its socket private, so
+   * without one (its internals changed) the writes simply go out one by one.
+   */
+  batchWritesThisTurn(): void {
+    const socket = (this.connection as unknown as { _socket?: unknown })._socket;
+    if (!(socket instanceof Socket) || socket.destroyed) return;
+    socket.cork();
+    setImmediate(() => socket.uncork());
   }
 
   /** The TLS state of the connection now (nodemailer keeps its socket private; read defensively). */

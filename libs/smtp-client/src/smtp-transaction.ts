@@ -185,15 +185,19 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
   let withheld: Error | undefined;
   const hook = options.beforeFinalDot;
   const message = hook
-    ? bodyWithGatedDot(options.body, async () => {
-        try {
-          await hook(options.recipients);
-        } catch (error) {
-          withheld = error instanceof Error ? error : new Error(String(error));
-          transcript.note(`final dot withheld: ${withheld.message}`);
-          throw withheld;
-        }
-      })
+    ? bodyWithGatedDot(
+        options.body,
+        async () => {
+          try {
+            await hook(options.recipients);
+          } catch (error) {
+            withheld = error instanceof Error ? error : new Error(String(error));
+            transcript.note(`final dot withheld: ${withheld.message}`);
+            throw withheld;
+          }
+        },
+        () => channel.batchWritesThisTurn(),
+      )
     : options.body;
   try {
     const info = await channel.step<SMTPConnection.SentMessageInfo>((done) =>

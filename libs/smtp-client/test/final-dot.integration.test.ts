@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Socket } from 'node:net';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { classify } from '@outpost/core';
@@ -86,4 +87,48 @@ test('a failed hook withholds the dot: nothing delivered, a local 451, the conne
   assert.ok(result.transcript.some((line) => /final dot withheld/.test(line.text)));
   await sleep(300);
   assert.equal(target.messages.length, 0, 'the receiver kept nothing');
+});
+
+test('the body is held with the dot: both leave in one write once the hook is done', async () => {
+  const target = await receiver();
+  // What the client hands the kernel for the receiver's connection, write call by write call.
+  const writes: string[][] = [];
+  const socketProto = Socket.prototype as unknown as {
+    _write: (chunk: Buffer, ...rest: unknown[]) => void;
+    _writev: (chunks: { chunk: Buffer }[], ...rest: unknown[]) => void;
+  };
+  const { _write: write, _writev: writev } = socketProto;
+  const toTarget = (socket: Socket) => socket.remotePort === target.port;
+  socketProto._write = function (this: Socket, chunk, ...rest) {
+    if (toTarget(this)) writes.push([chunk.toString('latin1')]);
+    return write.call(this, chunk, ...rest);
+  };
+  socketProto._writev = function (this: Socket, chunks, ...rest) {
+    if (toTarget(this)) writes.push(chunks.map(({ chunk }) => chunk.toString('latin1')));
+    return writev.call(this, chunks, ...rest);
+  };
+  let writesWhileHookRan = -1;
+  try {
+    const body = Buffer.from('Subject: small\r\nMessage-ID: <small@x>\r\n\r\nHello.\r\n');
+    const result = await runSmtpTransaction({
+      ...options(target, async () => {
+        writesWhileHookRan = writes.length;
+        await sleep(50);
+        assert.equal(writes.length, writesWhileHookRan, 'nothing is written while the hook runs');
+      }),
+      body,
+    });
+    result.channel?.close();
+    const bodyWrites = writes.filter((chunks) => chunks.some((text) => text.includes('Subject: small')));
+    assert.deepEqual(bodyWrites, [[body.toString('latin1'), '.\r\n']], 'body and dot in one writev');
+    assert.ok(
+      writes.slice(0, writesWhileHookRan).every((chunks) => !chunks.join('').includes('Subject: small')),
+      'no body byte before the hook',
+    );
+  } finally {
+    socketProto._write = write;
+    socketProto._writev = writev;
+  }
+  const [message] = await target.waitForMessages(1);
+  assert.match(message!.data.toString(), /^Subject: small/);
 });

@@ -43,7 +43,7 @@ import {
   TARGET_MSG_PER_SECOND,
   verdicts,
 } from './report.ts';
-import { createSnapshot } from './snapshot.ts';
+import { createSnapshot, resolveCommit } from './snapshot.ts';
 import { sourceWarning, textTable } from './tables.ts';
 
 const USAGE = `usage: npm run bench -- ingest [options]
@@ -67,6 +67,8 @@ const USAGE = `usage: npm run bench -- ingest [options]
                        during it, in % of one core (default 10; the machine may be shared)
   --retries N          how often to redo such a run before keeping it anyway (default 4)
   --snapshot           benchmark a copy of the code taken at the start, not the live working tree
+  --at COMMIT          benchmark that commit (a copy of its tree; HEAD, a branch or an id), to pair
+                       it with the working tree on the same machine
                        (for a tree that others are editing while the benchmark runs)
   --cpu-prof           write a V8 CPU profile of each ingest process to bench/results/tmp/profiles/
   --out DIR            where to write the results (default bench/results/)
@@ -95,6 +97,7 @@ async function ingestBenchmark(argv: string[]): Promise<void> {
       retries: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       snapshot: { type: 'boolean', default: false },
+      at: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -124,7 +127,8 @@ async function ingestBenchmark(argv: string[]): Promise<void> {
   installCleanupHandlers();
   const redis = redisVersion();
   const redisHasWaitAof = versionAtLeast(redis, '7.2.0');
-  const machine = machineInfo(redis);
+  const atCommit = values.at === undefined ? undefined : resolveCommit(REPO_ROOT, values.at);
+  const machine = machineInfo(redis, atCommit);
   const started = new Date();
   const command = ['npm run bench --', 'ingest', ...argv].join(' ');
 
@@ -143,7 +147,7 @@ async function ingestBenchmark(argv: string[]): Promise<void> {
       `${redisHasWaitAof ? '' : ' (no WAITAOF: everysec runs with OUTPOST_REDIS_DURABILITY=none, not durable)'}\n\n`,
   );
   if (profileDir) mkdirSync(profileDir, { recursive: true });
-  const snapshot = values.snapshot ? createSnapshot(REPO_ROOT) : undefined;
+  const snapshot = atCommit || values.snapshot ? createSnapshot(REPO_ROOT, atCommit) : undefined;
   if (snapshot) {
     onAbort(snapshot.remove);
     process.stdout.write(`Benchmarking a snapshot of the code: ${snapshot.root}\n\n`);

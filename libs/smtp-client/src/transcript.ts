@@ -31,11 +31,11 @@ export class TranscriptRecorder {
     this.#push('*', text);
   }
 
-  /** The bunyan-style logger nodemailer expects. */
-  get logger() {
+  /** The bunyan-style logger nodemailer expects (made once: every line of a session goes through it). */
+  readonly logger = (() => {
     const log = (entry: unknown, message?: unknown, ...args: unknown[]) => this.#onLog(entry, message, args);
     return { trace: log, debug: log, info: log, warn: log, error: log, fatal: log };
-  }
+  })();
 
   #onLog(entry: unknown, message: unknown, args: unknown[]): void {
     const tnx = (entry as { tnx?: string } | undefined)?.tnx;

@@ -180,7 +180,7 @@ export async function processDeliveryJob(
   } else {
     deps.metrics?.sessionsInFlight.inc();
     const parent = contextFromTraceparent(message.traceparent);
-    const span = deps.tracer?.startSpan(
+    const started = deps.tracer?.startSpan(
       'delivery.attempt',
       {
         attributes: {
@@ -194,6 +194,9 @@ export async function processDeliveryJob(
       },
       parent,
     );
+    // Without an exporter (or in a trace not sampled) the span records nothing: then neither do the
+    // DNS and session spans under it, and building them would be work for nothing on every job.
+    const span = started?.isRecording() ? started : undefined;
     const spanContext = span ? contextWith(span, parent) : parent;
     const attemptDeps =
       deps.tracer && span

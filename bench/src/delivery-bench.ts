@@ -91,6 +91,8 @@ export interface DeliverySettings {
   stallTimeoutMs: number;
   codeRoot?: string;
   cpuProfileDir?: string;
+  /** Each worker writes a sampled allocation profile here (worker-probe.ts). */
+  allocationProfileDir?: string;
   notice?: (text: string) => void;
 }
 
@@ -430,7 +432,16 @@ export async function runDeliveryOnce(settings: DeliverySettings): Promise<Deliv
       const env = workerEnv(settings, { redisUrl: redis.url, dns: dns.address, port, healthPort });
       workers.push(
         spawnNode(programs.cli, ['delivery'], {
-          env: { ...env, ...deployedEnvironment(codeRoot) },
+          env: {
+            ...env,
+            ...deployedEnvironment(codeRoot),
+            ...(settings.allocationProfileDir && {
+              OUTPOST_BENCH_ALLOC_PROFILE: join(
+                settings.allocationProfileDir,
+                `delivery-${label(settings)}-worker${index + 1}.heapprofile`,
+              ),
+            }),
+          },
           nodeArgs: [
             // The image's flags (heap sizing), so that the RSS is the one a deployment sees.
             ...benchNodeArgs(codeRoot, 'worker'),

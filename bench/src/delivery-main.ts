@@ -69,6 +69,7 @@ Scenarios (each a row, --runs times, round-robin):
   --at COMMIT             benchmark that commit (a copy of its tree; HEAD, a branch or an id), to
                           pair it with the working tree on the same machine
   --cpu-prof              a V8 CPU profile of each worker, in bench/results/tmp/profiles/
+  --alloc-prof            a sampled profile of what each worker allocates (garbage included), same place
   --out DIR               where to write the results (default bench/results/)
 `;
 
@@ -98,6 +99,7 @@ export async function deliveryBenchmark(argv: string[]): Promise<void> {
       snapshot: { type: 'boolean', default: false },
       at: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      'alloc-prof': { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -141,7 +143,8 @@ export async function deliveryBenchmark(argv: string[]): Promise<void> {
   const maxOtherCpu = positiveInteger(values['max-other-cpu'], 10, 'max-other-cpu');
   const retries = values.retries === '0' ? 0 : positiveInteger(values.retries, 2, 'retries');
   const outDir = values.out ?? (quick ? join(RESULTS_DIR, 'tmp') : RESULTS_DIR);
-  const profileDir = values['cpu-prof'] ? join(RESULTS_DIR, 'tmp', 'profiles') : undefined;
+  const profileDir =
+    values['cpu-prof'] || values['alloc-prof'] ? join(RESULTS_DIR, 'tmp', 'profiles') : undefined;
 
   if (!isRedisServerInstalled()) throw new Error(REDIS_MISSING_MESSAGE);
   installCleanupHandlers();
@@ -180,7 +183,8 @@ export async function deliveryBenchmark(argv: string[]): Promise<void> {
         ...common,
         ...row,
         run,
-        ...(profileDir && { cpuProfileDir: profileDir }),
+        ...(profileDir && values['cpu-prof'] && { cpuProfileDir: profileDir }),
+        ...(profileDir && values['alloc-prof'] && { allocationProfileDir: profileDir }),
         ...(snapshot && { codeRoot: snapshot.root }),
         notice: (text: string) => process.stdout.write(`(${text}) `),
       };

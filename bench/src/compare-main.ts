@@ -154,11 +154,18 @@ function e2eRows(workload: string, runs: E2eRunResult[], modes: E2eMode[]): Row[
       unit: 'msg/s',
       ...both('defer10', (run) => run.e2ePerSecond),
     });
+    // Each round's share of its own fault-free run: steadier than the medians on a drifting machine.
+    const fromFaultFree = complete('outpost', 'e2e');
+    const shares = complete('outpost', 'defer10').map((run) => {
+      const faultFree = fromFaultFree.find((other) => other.run === run.run);
+      return faultFree ? (run.goodPathPerSecond ?? Number.NaN) / faultFree.e2ePerSecond : Number.NaN;
+    });
     rows.push({
       workload: name,
       measure: 'the other 90%',
       unit: 'msg/s',
       ...both('defer10', (run) => run.goodPathPerSecond),
+      ...optional('perRoundShare', figureOf(shares)),
     });
     rows.push({
       workload: name,

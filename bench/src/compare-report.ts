@@ -28,6 +28,11 @@ export interface Row {
    * machine): on a machine whose load drifts, steadier than the ratio of the medians.
    */
   pairedRatio?: Figure;
+  /**
+   * The deferred workload's other 90%: Outpost's rate in each round over its fault-free rate in the
+   * same round (shown beside the verdict, which stays on the medians).
+   */
+  perRoundShare?: Figure;
 }
 
 export interface Target {
@@ -123,6 +128,8 @@ export const TARGET_COLUMNS: Column<Target>[] = [
   },
 ];
 
+const percent = (share: number) => `${(share * 100).toFixed(0)}%`;
+
 function find(rows: Row[], workload: string, measure: string): Row | undefined {
   return rows.find((row) => row.workload === workload && row.measure === measure);
 }
@@ -172,7 +179,10 @@ export function judgeTargets(rows: Row[], extra: { scaling?: readonly Scaling[] 
     value:
       share === undefined
         ? '-'
-        : `${(share * 100).toFixed(0)}% (${formatFigure(good!.outpost, 'msg/s')} vs ${formatFigure(clean!.outpost, 'msg/s')} msg/s)`,
+        : `${(share * 100).toFixed(0)}% (${formatFigure(good!.outpost, 'msg/s')} vs ${formatFigure(clean!.outpost, 'msg/s')} msg/s)` +
+          (good!.perRoundShare
+            ? `; per round ${percent(good!.perRoundShare.median)} [${percent(good!.perRoundShare.min)}-${percent(good!.perRoundShare.max)}]`
+            : ''),
     met: share === undefined ? undefined : share >= 0.9,
   });
   // Every measured sessions-per-worker setting is shown, and all of them must meet the target:

@@ -7,6 +7,12 @@ type ScriptArgument = string | number | Buffer;
 export interface RedisScript {
   readonly sha1: string;
   run(redis: Redis | Cluster, keys: readonly string[], args: readonly ScriptArgument[]): Promise<unknown>;
+  /** As run, with every string in the reply as a Buffer (for binary values such as a body). */
+  runBuffer(
+    redis: Redis | Cluster,
+    keys: readonly string[],
+    args: readonly ScriptArgument[],
+  ): Promise<unknown>;
 }
 
 /**
@@ -27,7 +33,24 @@ export function redisScript(lua: string): RedisScript {
         return redis.eval(lua, keys.length, ...keys, ...args);
       }
     },
+    async runBuffer(redis, keys, args) {
+      try {
+        return await (redis as unknown as BufferScripts).evalshaBuffer(sha1, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (!isNoScript(error)) throw error;
+        return (redis as unknown as BufferScripts).evalBuffer(lua, keys.length, ...keys, ...args);
+      }
+    },
   };
+}
+
+/**
+ * ioredis has a Buffer-reply twin of every command (evalshaBuffer...) but types only some of them.
+ * (`callBuffer('evalsha', ...)` is typed, but on an auto-pipelining connection it never answers.)
+ */
+interface BufferScripts {
+  evalshaBuffer(sha1: string, keyCount: number, ...keysAndArgs: ScriptArgument[]): Promise<unknown>;
+  evalBuffer(script: string, keyCount: number, ...keysAndArgs: ScriptArgument[]): Promise<unknown>;
 }
 
 function isNoScript(error: unknown): boolean {

@@ -18,7 +18,9 @@ export interface SuppressionEntry {
 }
 
 const INDEX = `${QUEUE_PREFIX}:suppressed`;
-const keyOf = (address: string) => `${QUEUE_PREFIX}:suppressed:${address.toLowerCase()}`;
+/** The key of an address's suppression entry (its JSON, or none). */
+export const suppressionKey = (address: string) => `${QUEUE_PREFIX}:suppressed:${address.toLowerCase()}`;
+const keyOf = suppressionKey;
 
 export async function suppressAddress(redis: Redis, entry: SuppressionEntry): Promise<void> {
   const ttl = Math.max(1, entry.until - Date.now());

@@ -9,7 +9,6 @@ import {
 } from '@outpost/core';
 import type { DeliveryJobData, ReportedRecipient, SuppressionEntry } from '@outpost/queue';
 import {
-  findSuppressed,
   fromMessageJobData,
   isKnownDeliveryJob,
   isSoloDeliveryJob,
@@ -127,23 +126,26 @@ export async function processDeliveryJob(
     }
   }
   const markKey = sentMarkKey(job.id ?? `${data.messageId}:${data.domain}`, data.attempts);
-  // The message and the suppression list are read alongside the preflight: one round trip on the
-  // auto-pipelining connection (a held job simply does not use them).
-  const loading = loadMessage(job, deps.redis);
-  loading.catch(() => {}); // awaited below unless the job is held
-  const suppressing = findSuppressed(
-    deps.redis,
-    data.recipients.map((recipient) => recipient.address),
-  ).catch(() => new Map<string, SuppressionEntry>());
+  // The suppression list and a solo job's body are read with the preflight, by one script (a held
+  // job simply does not use them); a flow's child reads its parent alongside.
+  const carriesMessage = isSoloDeliveryJob(data);
+  const loadingParent = carriesMessage ? undefined : loadParentMessage(job, deps.redis);
+  loadingParent?.catch(() => {}); // awaited below unless the job is held
   const before = await preflight(deps.redis, {
     domain: data.domain,
     messageId: data.messageId,
     sentMarkKey: markKey,
+    addresses: data.recipients.map((recipient) => recipient.address),
+    ...(carriesMessage && { bodyKey: messageBodyKey(data.messageId) }),
   });
   // A hold does not stop the lifetime clock: a held message past its lifetime expires as usual.
   // Held by an operator: look again in a minute (flush/resume is immediate).
   if (now() < data.expiresAt && before.held) await putBack(now() + HELD_RECHECK_MS, 'held');
-  const message = await loading;
+  const message = isSoloDeliveryJob(data)
+    ? before.body
+      ? fromMessageJobData(data.message, before.body)
+      : undefined
+    : await loadingParent;
   if (!message) {
     // A solo job whose body is gone: an earlier run finished the message and was lost before
     // BullMQ heard of it, or an operator deleted the message. Either way there is nothing to do.
@@ -151,7 +153,7 @@ export async function processDeliveryJob(
     return { domain: data.domain, delivered: [], bounced: [], expired: [] };
   }
   const { body } = message;
-  const suppressed = await suppressing;
+  const suppressed = before.suppressed;
   const toAttempt = data.recipients.filter((recipient) => !suppressed.has(recipient.address));
   const outcomes: RecipientOutcome[] = data.recipients
     .filter((recipient) => suppressed.has(recipient.address))
@@ -469,16 +471,9 @@ function attemptInput(data: DeliveryJobData, body: Buffer) {
   return { domain: data.domain, sender: data.sender, dsn: data.dsn, recipients: data.recipients, body };
 }
 
-/**
- * The message of a delivery job: a solo job carries it (only the body is read), a flow's child
- * reads its parent. Undefined for a solo job whose body is gone (its message is finished).
- */
-async function loadMessage(job: Job<DeliveryJobData>, redis: Redis): Promise<Message | undefined> {
+/** The message of a flow's delivery job: its parent's (a solo job carries it, see preflight). */
+async function loadParentMessage(job: Job<DeliveryJobData>, redis: Redis): Promise<Message> {
   const data = job.data;
-  if (isSoloDeliveryJob(data)) {
-    const body = await redis.getBuffer(messageBodyKey(data.messageId));
-    return body === null ? undefined : fromMessageJobData(data.message, body);
-  }
   const parentId = job.parent?.id ?? data.messageId;
   const message = await loadQueuedMessage(redis, parentId);
   if (!message) throw new UnrecoverableError(`message ${parentId} not found for delivery job ${job.id}`);

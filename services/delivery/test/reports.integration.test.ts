@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { suppressAddress } from '@outpost/queue';
+import { suppressAddress, suppressionKey } from '@outpost/queue';
 import { DeliveryWorld } from './helpers.ts';
 
 describe('what delivery reports to the bounce service', () => {
@@ -85,5 +85,18 @@ describe('what delivery reports to the bounce service', () => {
       [['gone@suppressed.test', 'bounced', 'suppressed', '5.1.1', 'no_such_user']],
     );
     assert.equal(report?.originalMessage, message.body.toString('latin1'), 'RET=FULL returns the message');
+  });
+
+  test('an unreadable suppression entry suppresses nothing: that recipient is delivered', async () => {
+    const receiver = await world.receiver('127.0.0.5');
+    world.mx('garbled.test', [{ name: 'mx.garbled.test', priority: 10, a: ['127.0.0.5'] }]);
+    await world.redis.client().set(suppressionKey('odd@garbled.test'), '{not json', 'PX', 60_000);
+    const message = await world.enqueue({ recipients: ['odd@garbled.test'] });
+    await world.waitForMessageDone(message.id);
+    assert.deepEqual(
+      receiver.messages.flatMap((entry) => entry.to),
+      ['odd@garbled.test'],
+    );
+    assert.deepEqual(await reportsOf(message.id, 'failed'), []);
   });
 });

@@ -141,7 +141,7 @@ export async function processDeliveryJob(
   // A hold does not stop the lifetime clock: a held message past its lifetime expires as usual.
   // Held by an operator: look again in a minute (flush/resume is immediate).
   if (now() < data.expiresAt && before.held) await putBack(now() + HELD_RECHECK_MS, 'held');
-  const message = isSoloDeliveryJob(data)
+  const message = carriesMessage
     ? before.body
       ? fromMessageJobData(data.message, before.body)
       : undefined

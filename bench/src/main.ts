@@ -67,9 +67,9 @@ const USAGE = `usage: npm run bench -- ingest [options]
                        during it, in % of one core (default 10; the machine may be shared)
   --retries N          how often to redo such a run before keeping it anyway (default 4)
   --snapshot           benchmark a copy of the code taken at the start, not the live working tree
+                       (for a tree that others are editing while the benchmark runs)
   --at COMMIT          benchmark that commit (a copy of its tree; HEAD, a branch or an id), to pair
                        it with the working tree on the same machine
-                       (for a tree that others are editing while the benchmark runs)
   --cpu-prof           write a V8 CPU profile of each ingest process to bench/results/tmp/profiles/
   --out DIR            where to write the results (default bench/results/)
 

@@ -177,6 +177,13 @@ export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): P
       ),
     );
   }
+  // Every recipient leaves with an outcome: one without would be dropped from the job's retry.
+  attempt.settleUnanswered({
+    kind: 'network',
+    stage: 'connect',
+    failure: 'timeout',
+    detail: 'not tried: the sessions of this attempt ended before its turn',
+  });
   const report = attempt.report();
   const windowUpdate = deps.limiter
     ? adaptDestination(deps, deps.limiter, input.domain, destination, report).catch(() => {})
@@ -189,16 +196,19 @@ class AttemptState {
   readonly sessions: SessionRecord[] = [];
   readonly #outcomes = new Map<string, RecipientOutcome>();
   readonly #input: AttemptInput;
+  #lastTemporary: DeliveryEvent | undefined;
 
   constructor(input: AttemptInput) {
     this.#input = input;
   }
 
   settle(recipient: Recipient, event: DeliveryEvent, candidate?: Candidate): void {
+    const classification = classify(event);
+    if (classification.verdict === 'deferred') this.#lastTemporary = event;
     this.#outcomes.set(recipient.address, {
       recipient,
       event,
-      classification: classify(event),
+      classification,
       ...(candidate && { remoteHost: candidate.host, remoteAddress: candidate.address }),
     });
   }
@@ -209,6 +219,17 @@ class AttemptState {
       const next = this.#outcomes.get(recipient.address)?.classification.next;
       return next === undefined || next === 'next-address' || next === 'defer';
     });
+  }
+
+  /**
+   * Recipients no session answered get the last temporary event this attempt met (else
+   * `fallback`): never a permanent one, which was another recipient's answer.
+   */
+  settleUnanswered(fallback: DeliveryEvent): void {
+    const event = this.#lastTemporary ?? fallback;
+    for (const recipient of this.#input.recipients) {
+      if (!this.#outcomes.has(recipient.address)) this.settle(recipient, event);
+    }
   }
 
   everyoneGets(event: DeliveryEvent): AttemptReport {
@@ -257,7 +278,8 @@ async function tryEveryAddress(
       // Under an enforced policy the TLS-broken memory is not consulted: no plaintext fallback.
       const tls = policy.tlsModeFor(!policy.enforced && (await deps.tlsMemory.isBroken(target.host)));
       const sourceAddress = deps.sourceAddress?.();
-      for (const batch of chunks(waiting, deps.maxRecipientsPerTransaction)) {
+      const batches = chunks(waiting, deps.maxRecipientsPerTransaction);
+      for (const [index, batch] of batches.entries()) {
         const sessionStarted = Date.now();
         const reuse = connection.takeFor(candidate, tls === 'verified');
         const outcome = await transact({
@@ -288,8 +310,15 @@ async function tryEveryAddress(
           if (recipient) attempt.settle(recipient, event, candidate);
         }
         await learnFromSession(result, candidate, deps, policy.enforced);
-        // A server that failed at the connection level will not do better for the next batch.
-        if (!result.greeted) break;
+        // A server that failed at the connection level will not do better for the next batch: the
+        // batches not sent meet the same event, so that none leaves the attempt without an outcome.
+        if (!result.greeted) {
+          const event = result.recipients[0]?.event;
+          if (event)
+            for (const recipient of batches.slice(index + 1).flat())
+              attempt.settle(recipient, event, candidate);
+          break;
+        }
       }
     }
   }

@@ -55,6 +55,38 @@ test('"MX 0 ." is a null MX (RFC 7505)', () => {
   });
 });
 
+test('as a backup MX this server drops itself and every MX not better than it (RFC 5321 §5.1)', () => {
+  const records = [
+    { exchange: 'mx1.example.org', priority: 10 },
+    { exchange: 'OUTPOST.example.net.', priority: 20 },
+    { exchange: 'peer.example.org', priority: 20 },
+    { exchange: 'last.example.org', priority: 30 },
+  ];
+  const isSelf = (host: string) => host === 'outpost.example.net';
+  assert.deepEqual(orderMxHosts('example.org', records, Math.random, isSelf), {
+    kind: 'hosts',
+    hosts: ['mx1.example.org'],
+    implicit: false,
+  });
+});
+
+test('this server as the best MX, alone or tied, leaves nothing to relay to: a loop', () => {
+  const isSelf = (host: string) => host === 'outpost.example.net';
+  assert.deepEqual(
+    orderMxHosts(
+      'example.org',
+      [
+        { exchange: 'outpost.example.net', priority: 10 },
+        { exchange: 'tied.example.org', priority: 10 },
+        { exchange: 'backup.example.org', priority: 20 },
+      ],
+      Math.random,
+      isSelf,
+    ),
+    { kind: 'self', host: 'outpost.example.net' },
+  );
+});
+
 test('addresses alternate families, IPv4 first, and honour the family policy', () => {
   assert.deepEqual(interleaveAddresses(['1.1.1.1', '2.2.2.2', '3.3.3.3'], ['::a'], 'both'), [
     '1.1.1.1',

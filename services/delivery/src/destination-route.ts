@@ -60,15 +60,20 @@ export async function routeDomain(domain: string, deps: RouteDeps): Promise<Rout
   } catch (error) {
     return { kind: 'failed', event: dnsEvent(error, `MX lookup of ${domain}`) };
   }
-  const route = orderMxHosts(domain, records, deps.random);
+  const route = orderMxHosts(domain, records, deps.random, (host) => deps.selfNames.has(host));
   if (route.kind === 'null-mx')
     return {
       kind: 'failed',
       event: { kind: 'dns', failure: 'null-mx', detail: `${domain} publishes a null MX` },
     };
-  const loop = route.hosts.find((host) => deps.selfNames.has(host));
-  if (loop)
-    return { kind: 'failed', event: { kind: 'loop', detail: `MX ${loop} of ${domain} is this server` } };
+  // This server as the best MX, or the domain itself as the implicit one: the mail would loop. As
+  // a backup MX it relays to the better ones (orderMxHosts).
+  const loop = route.kind === 'self' ? route.host : route.hosts.find((host) => deps.selfNames.has(host));
+  if (loop || route.kind === 'self')
+    return {
+      kind: 'failed',
+      event: { kind: 'loop', detail: `MX ${loop} of ${domain} is this server, and no better MX is listed` },
+    };
   return {
     kind: 'hosts',
     hosts: route.hosts.map((host) => ({ host, port: deps.deliveryPort, lmtp: false })),

@@ -176,6 +176,19 @@ describe('what the receiver answers decides each recipient', () => {
     assert.equal(bounce?.recipients[0]?.category, 'mail_loop');
   });
 
+  test('as a backup MX this server relays to the better MX instead of calling it a loop', async () => {
+    const primary = await world.receiver('127.0.0.14');
+    world.mx('backup.test', [
+      { name: 'mx1.backup.test', priority: 10, a: ['127.0.0.14'] },
+      { name: 'outpost.test', priority: 20, a: ['127.0.0.12'] },
+    ]);
+    const message = await world.enqueue({ recipients: ['bob@backup.test'] });
+    await world.waitForMessageDone(message.id);
+    const [received] = await primary.waitForMessages(1);
+    assert.deepEqual(received!.to, ['bob@backup.test']);
+    assert.deepEqual(await bounceOf(message.id), [], 'no bounce');
+  });
+
   test('mail from the null sender is delivered with MAIL FROM:<>', async () => {
     const receiver = await world.receiver('127.0.0.13');
     world.mx('nullsender.test', [{ name: 'mx.nullsender.test', priority: 10, a: ['127.0.0.13'] }]);

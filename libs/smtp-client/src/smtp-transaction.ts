@@ -1,5 +1,5 @@
 import { isAscii } from 'node:buffer';
-import type { DeliveryEvent, SmtpStage } from '@outpost/core';
+import type { DeliveryEvent, SmtpReply, SmtpStage } from '@outpost/core';
 import { parseSmtpReply } from '@outpost/core';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { bodyWithGatedDot } from './final-dot-gate.ts';
@@ -216,7 +216,7 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
       ),
     );
     channel.readyForMail = true;
-    return finish(recipientEventsOfSuccess(options.recipients, info));
+    return finish(recipientEventsOfSuccess(options.recipients, info, options.lmtp ?? false));
   } catch (error) {
     if (withheld) {
       // Mid-DATA without a dot: the session cannot go on.
@@ -297,11 +297,20 @@ function endsSession(event: DeliveryEvent): boolean {
   return event.kind === 'network' || (event.kind === 'reply' && event.reply.code === 421);
 }
 
+/**
+ * LMTP answers the final dot once per recipient (RFC 2033 §4.2); nodemailer keeps the failures
+ * (rejectedErrors) and only the last reply's text. A recipient it kept as accepted had a 2xx reply
+ * of its own, even when the last reply (another recipient's) was a failure.
+ */
+const LMTP_ACCEPTED: SmtpReply = { code: 250, text: 'accepted (its own LMTP reply; the text is not kept)' };
+
 function recipientEventsOfSuccess(
   recipients: readonly string[],
   info: SMTPConnection.SentMessageInfo,
+  lmtp: boolean,
 ): RecipientEvent[] {
-  const finalReply = parseSmtpReply(info.response) ?? { code: 250, text: info.response };
+  const lastReply = parseSmtpReply(info.response) ?? { code: 250, text: info.response };
+  const finalReply = lmtp && (lastReply.code < 200 || lastReply.code > 299) ? LMTP_ACCEPTED : lastReply;
   const refused = new Map<string, NodemailerSmtpError>();
   for (const rejected of (info.rejectedErrors ?? []) as NodemailerSmtpError[]) {
     if (rejected.recipient) refused.set(rejected.recipient, rejected);

@@ -70,6 +70,26 @@ test('one recipient refused at RCPT keeps its own reply; the others are delivere
   assert.deepEqual(classify(carol.event).category, 'no_such_user');
 });
 
+test('LMTP: each recipient keeps its own reply after the message, the last one failing included', async () => {
+  const replies: Record<string, string> = { 'dave@dest.test': '452 4.2.2 mailbox full' };
+  const target = await startSmtpReceiver({
+    host: '127.0.0.2',
+    name: 'lmtp.dest.test',
+    lmtp: { replyTo: (recipient) => replies[recipient] },
+  });
+  receivers.push(target);
+  const result = await runSmtpTransaction(options(target, { lmtp: true }));
+  // The last recipient's 452 is nodemailer's `response`: it must not become the others' answer.
+  assert.deepEqual(verdicts(result), {
+    'bob@dest.test': 'delivered',
+    'carol@dest.test': 'delivered',
+    'dave@dest.test': 'deferred',
+  });
+  const dave = result.recipients.find((entry) => entry.address === 'dave@dest.test')!.event;
+  assert.equal(dave.kind === 'reply' && dave.reply.code, 452);
+  assert.deepEqual(target.messages[0]?.to, ['bob@dest.test', 'carol@dest.test', 'dave@dest.test']);
+});
+
 test('450 at MAIL defers everyone', async () => {
   const target = await receiver({ mail: '450 4.5.0 Mail system is Busy' });
   const result = await runSmtpTransaction(options(target));

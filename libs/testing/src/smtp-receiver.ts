@@ -68,6 +68,11 @@ export interface SmtpReceiverOptions {
   /** When given, STARTTLS is offered. */
   tls?: { key: string | Buffer; cert: string | Buffer };
   maxClients?: number;
+  /**
+   * Speak LMTP (RFC 2033): LHLO, and one reply per recipient after the message. `replyTo` gives a
+   * recipient's reply ("452 4.2.2 full"); the default is 250. The `data` rule still applies first.
+   */
+  lmtp?: { replyTo?: (recipient: string) => string | undefined };
 }
 
 export interface ReceivedMessage {
@@ -203,6 +208,15 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
     } else if (spec.parsed && spec.parsed.code >= 400) {
       note(formatReply(spec.parsed));
       callback(replyError(spec.parsed));
+    } else if (options.lmtp) {
+      log.record(receivedMessage(session, data, true));
+      note('accept');
+      const replies = session.envelope.rcptTo.map(({ address }) => {
+        const reply = parseReply(options.lmtp?.replyTo?.(address));
+        return reply && reply.code >= 400 ? replyError(reply) : (reply?.text ?? 'OK');
+      });
+      // smtp-server sends one reply per element (an Error's responseCode, else 250 and the text).
+      (callback as unknown as (err: null, replies: Array<string | Error>) => void)(null, replies);
     } else {
       log.record(receivedMessage(session, data, true));
       note('accept');
@@ -220,6 +234,7 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
     hideSTARTTLS: !options.tls,
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
     ...(options.maxClients ? { maxClients: options.maxClients } : {}),
+    ...(options.lmtp ? { lmtp: true } : {}),
     onMailFrom: (address, session, callback) =>
       void onCommand('mail', address.address, session, callback).catch(fail(session.id)),
     onRcptTo: (address, session, callback) =>

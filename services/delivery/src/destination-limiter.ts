@@ -203,8 +203,11 @@ export function createDestinationLimiter(
       )) as [1] | [0, number, 'busy' | 'paused'];
       if (answer[0] === 0) return { granted: false, retryAt: answer[1], reason: answer[2] };
       // Renew while the session runs, so a long session keeps its slot but a dead worker's expires.
+      // The set's own expiry is renewed too: a kept connection holds its lease through many jobs
+      // with no new grant, and a set that expired under live leases would grant a whole new window.
       const renew = setInterval(() => {
         void redis.zadd(leases, 'XX', Date.now() + limits.leaseMs, id).catch(() => {});
+        void redis.pexpire(leases, limits.leaseMs * 2).catch(() => 0);
       }, limits.leaseMs / 3);
       renew.unref();
       return {

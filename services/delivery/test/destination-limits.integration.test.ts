@@ -96,6 +96,28 @@ test('refused connections halve the window and pause the destination; success wi
   if (granted.granted) await granted.lease.release();
 });
 
+test('a lease held past twice its length (a kept connection) still counts: the full window is not granted again', async () => {
+  const limiter = createDestinationLimiter(world.redis.client(), {
+    initialWindow: 1,
+    maxWindow: 1,
+    leaseMs: 300,
+  });
+  const held = await limiter.acquire('mx.kept.test:25');
+  assert.equal(held.granted, true);
+  try {
+    // No other grant renews the set's expiry meanwhile: only the holder's renewals keep it.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const second = await limiter.acquire('mx.kept.test:25');
+    assert.equal(second.granted, false, 'the one slot is still taken');
+    assert.equal(!second.granted && second.reason, 'busy');
+  } finally {
+    if (held.granted) await held.lease.release();
+  }
+  const again = await limiter.acquire('mx.kept.test:25');
+  assert.equal(again.granted, true, 'free once released');
+  if (again.granted) await again.lease.release();
+});
+
 test('successes at the maximum window reach Redis about once a second; trouble always does', async () => {
   let now = 1_000_000;
   const limiter = createDestinationLimiter(

@@ -144,6 +144,7 @@ describe('SMTP submission', () => {
       assert.match(await client.reply(), /^220 /);
       const ehlo = await client.command('EHLO client.test');
       assert.match(ehlo, /STARTTLS/);
+      assert.doesNotMatch(ehlo, /AUTH/, 'no mechanism is offered before TLS');
       const plain = Buffer.from('\0alice\0s3cret').toString('base64');
       assert.match(await client.command(`AUTH PLAIN ${plain}`), /^538 /);
       assert.match(await client.command('MAIL FROM:<alice@example.com>'), /^530 5\.7\.0/);

@@ -15,13 +15,13 @@ import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
  *   (RFC 5321 §2.3.8).
  * - StrictSmtpConnection: uses StrictSmtpStream (after STARTTLS too) and shows every command line,
  *   as received, to `screenCommand` before smtp-server parses it; a reply from the screen answers
- *   the command instead. It also carries the session deadline, and sends the replies of one
- *   event-loop turn in one write (send).
+ *   the command instead. It also carries the session deadline, sends the replies of one
+ *   event-loop turn in one write (send), and leaves AUTH out of the EHLO reply before TLS.
  * - StrictSmtpServer: creates StrictSmtpConnections (mirroring SMTPServer.connect).
  *
  * When upgrading smtp-server, compare SMTPServer.connect, SMTPConnection._createParser, _onCommand,
- * _onClose and SMTPStream._write with the overrides below; the smtp-smuggling and
- * smtp-limits integration tests exercise every one of them.
+ * _onClose, handler_EHLO (its features list) and SMTPStream._write with the overrides below; the
+ * smtp-smuggling and smtp-limits integration tests exercise every one of them.
  */
 
 /**
@@ -101,7 +101,18 @@ class StrictSmtpConnection extends SMTPConnection {
       socket.cork();
       setImmediate(() => socket.uncork());
     }
-    super.send(code, data, context);
+    super.send(code, this.#withoutClearTextAuth(data), context);
+  }
+
+  /**
+   * The EHLO reply (the only multi-line one that lists AUTH) names no AUTH mechanism before TLS
+   * when credentials may not cross in clear text: smtp-server refuses such an AUTH with 538 but
+   * still advertises it, and a client that trusts the list sends its password before the refusal
+   * (RFC 4954 §4, RFC 3207 §4.2).
+   */
+  #withoutClearTextAuth(data: string | string[] | null | undefined) {
+    if (!Array.isArray(data) || this.secure || this._server.options.allowInsecureAuth) return data;
+    return data.filter((line, index) => index === 0 || !/^AUTH /i.test(line));
   }
 
   override _createParser(): SMTPStream {

@@ -60,6 +60,11 @@ export const INGEST_REPLIES = {
   localPartTooLong: { code: 501, enhanced: '5.1.3', text: 'Path too long: local part over 64 octets' },
   domainTooLong: { code: 501, enhanced: '5.1.3', text: 'Path too long: domain over 255 octets' },
   pathTooLong: { code: 501, enhanced: '5.1.3', text: 'Path too long' },
+  badEnvid: {
+    code: 501,
+    enhanced: '5.5.4',
+    text: 'Invalid ENVID: at most 100 printable US-ASCII characters, as xtext (RFC 3461 section 4.4)',
+  },
   utf8NeedsSmtputf8: {
     code: 553,
     enhanced: '5.6.7',

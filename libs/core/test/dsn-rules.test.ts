@@ -9,6 +9,7 @@ import {
   explainCategory,
   FAILURE_CATEGORIES,
   foldField,
+  isValidEnvid,
   wantsNotification,
   wrapText,
 } from '../src/index.ts';
@@ -21,6 +22,15 @@ test('xtext (RFC 3461 §4): "+", "=", controls and non-ASCII become +XX, and dec
     assert.equal(decodeXtext(encodeXtext(value)), value);
   }
   assert.equal(decodeXtext('a+2'), 'a+2', 'a "+" without two hex digits is literal');
+});
+
+test('ENVID (RFC 3461 §4.4): xtext of printable US-ASCII, at most 100 characters', () => {
+  for (const good of ['QQ314159', 'order+2042+20x', 'a'.repeat(100), '+2B+3d']) {
+    assert.equal(isValidEnvid(good), true, good);
+  }
+  for (const bad of ['a'.repeat(101), 'é', '+C3+A9', 'line+0D+0A', 'a=b', 'a+2', '', '+20'.repeat(101)]) {
+    assert.equal(isValidEnvid(bad), false, bad);
+  }
 });
 
 test('NOTIFY (RFC 3461 §4.1): NEVER, lists, and the default of failure and delay', () => {

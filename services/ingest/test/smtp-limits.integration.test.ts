@@ -55,6 +55,19 @@ describe('SMTP limits', () => {
     }
   });
 
+  test('an ENVID over 100 characters or outside printable US-ASCII is refused at MAIL: 501 5.5.4', async () => {
+    const { session } = await greetedSession(port);
+    try {
+      const mail = (envid: string) => session.command(`MAIL FROM:<alice@example.com> ENVID=${envid}`);
+      assert.match(await mail('x'.repeat(101)), /^501 5\.5\.4 /);
+      assert.match(await mail('+C3+A9'.repeat(10)), /^501 5\.5\.4 /, 'non-ASCII, even as xtext');
+      assert.match(await mail('a=b'), /^501 5\.5\.4 /, '"=" is not xtext');
+      assert.match(await mail(`order+20${'x'.repeat(90)}`), /^250/);
+    } finally {
+      session.close();
+    }
+  });
+
   test('an undeclared 100 MB body is refused with 552 5.3.4, without holding it in memory', async () => {
     const before = await totalJobs(queues);
     await withTransaction(async (session) => {

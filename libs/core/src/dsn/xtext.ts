@@ -30,3 +30,17 @@ export function decodeXtext(value: string): string {
 export function isPrintableAscii(value: string): boolean {
   return /^[\x20-\x7e]*$/.test(value);
 }
+
+/** RFC 3461 §4.4: an ENVID holds at most 100 characters. */
+export const MAX_ENVID_CHARACTERS = 100;
+
+/**
+ * An ENVID as MAIL carries it (xtext): well-formed xtext (hex digits of either case are taken), and
+ * its value printable US-ASCII of 1 to 100 characters (RFC 3461 §4.4). Anything else would end up
+ * in the DSNs we send and in the MAIL commands of the next hops.
+ */
+export function isValidEnvid(xtext: string): boolean {
+  if (!/^(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-Fa-f]{2})+$/.test(xtext)) return false;
+  const value = decodeXtext(xtext);
+  return value.length <= MAX_ENVID_CHARACTERS && isPrintableAscii(value);
+}

@@ -2,6 +2,7 @@ import {
   commandLineLimit,
   INGEST_REPLIES,
   type IngestRefusal,
+  isValidEnvid,
   type PathProblem,
   parsePathCommand,
   type SmtpReply,
@@ -50,6 +51,8 @@ function screenMail(text: string, limits: CommandScreenLimits): SmtpReply | unde
   const parsed = parsePathCommand(text, 'MAIL FROM');
   if (!parsed.ok) return INGEST_REPLIES[PATH_REFUSALS[parsed.problem]];
   if (parsed.utf8 && parsed.params.SMTPUTF8 === undefined) return INGEST_REPLIES.utf8NeedsSmtputf8;
+  const envid = parsed.params.ENVID;
+  if (envid !== undefined && (envid === true || !isValidEnvid(envid))) return INGEST_REPLIES.badEnvid;
   // RFC 1870 §6: a declared size over our fixed maximum is refused at MAIL, before any data moves.
   const size = parsed.params.SIZE;
   if (typeof size === 'string' && /^\d{1,20}$/.test(size) && Number(size) > limits.maxMessageSize) {

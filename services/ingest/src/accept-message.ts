@@ -9,7 +9,7 @@ import {
 import type { MemoryGuard, MessageWriter } from '@outpost/queue';
 import { queuedFootprint, StorageError } from '@outpost/queue';
 import { ATTR, type Logger, SpanStatusCode, type Tracer, traceparentOf } from '@outpost/telemetry';
-import type { DkimSigner } from './dkim/dkim-signer.ts';
+import { type DkimSigner, fromAddresses } from './dkim/dkim-signer.ts';
 import { IngestRefusal } from './ingest-refusal.ts';
 
 export interface AcceptInput {
@@ -18,6 +18,13 @@ export interface AcceptInput {
   dsn: DsnEnvelopeParams;
   raw: Buffer;
   client: ClientIdentity;
+  /**
+   * Whether the client may send as an address: its user's or API key's senders, any for a trusted
+   * network. DKIM signs only a From: whose every address passes (absent: none does, as for mail
+   * an unauthenticated client hands in for a relay domain), so that a client cannot borrow the
+   * signature of a domain it does not own.
+   */
+  mayUseAddress?: (address: string) => boolean;
 }
 
 export interface AcceptDeps {
@@ -82,8 +89,15 @@ export function createMessageAcceptor(deps: AcceptDeps): AcceptMessage {
         ...(traceparent !== undefined && { traceparent }),
       });
       if (deps.dkimSign) {
-        const signed = await deps.dkimSign(message.body, message.headers.from);
-        message = { ...message, body: signed.message, size: signed.message.length, dkim: signed.outcome };
+        const from = fromAddresses(message.headers.from);
+        const owned = from.length > 0 && from.every((address) => input.mayUseAddress?.(address) === true);
+        if (owned) {
+          const signed = await deps.dkimSign(message.body, message.headers.from);
+          message = { ...message, body: signed.message, size: signed.message.length, dkim: signed.outcome };
+        } else {
+          const note = `not signed: the client may not send as ${from.join(', ') || 'an empty From:'}`;
+          message = { ...message, dkim: { signatures: [], note } };
+        }
       }
       // Room is reserved before the write: a burst of messages between two INFO polls must not
       // carry Redis past the high-water mark (beyond it, delivery could not drain the queue).

@@ -226,6 +226,8 @@ async function receiveData(
   const envelope = session.envelope;
   const sender = envelope.mailFrom ? asciiAddress(envelope.mailFrom.address) : '';
   const userName = sessionUser(session);
+  const user = userName === undefined ? undefined : listener.users.get(userName);
+  const trusted = isTrustedClient(listener.config, session.remoteAddress);
   const { id } = await listener.accept({
     sender,
     recipients: envelope.rcptTo.map(toRecipient),
@@ -241,6 +243,11 @@ async function receiveData(
       tls: session.secure,
       ...(userName !== undefined && { user: userName }),
     },
+    // Our own applications (trusted networks) may sign as any domain; a user as its own senders;
+    // an unauthenticated client handing in mail for a relay domain as none.
+    ...((trusted || user) && {
+      mayUseAddress: (address: string) => trusted || (user !== undefined && mayUseSender(user, address)),
+    }),
   });
   return id;
 }

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { Resolver } from 'node:dns/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startDnsServer, submitMessage, type TestDnsServer, TestRedis } from '@outpost/testing';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
-import { createDkimSigner, generateDkimKey, loadDkimKeys, writeDkimKey } from '../src/index.ts';
+import { createDkimSigner, generateDkimKey, hashPassword, loadDkimKeys, writeDkimKey } from '../src/index.ts';
 import { openQueues, queuedIdOf, startTestIngest } from './helpers.ts';
 
 let dns: TestDnsServer;
@@ -137,5 +137,63 @@ test('ingest signs before storing: the queued message verifies, and the record s
     await queues.close();
     await ingest.stop();
     await redis.stop();
+  }
+});
+
+test('ingest signs only a From: the client may send as: not a user borrowing another domain, not inbound mail', async () => {
+  const key = generateDkimKey('signed.test', 'owned', 'ed25519');
+  const keysDir = await mkdtemp(join(tmpdir(), 'outpost-dkim-owned-'));
+  await writeDkimKey(keysDir, key);
+  const redis = await TestRedis.start();
+  const usersFile = join(redis.dir, 'users');
+  await writeFile(usersFile, `mallory:${await hashPassword('s3cret')}:@mallory.test\n`);
+  // 127.0.0.2 is not trusted: a session from it authenticates, or hands in mail for inbound.test.
+  const ingest = await startTestIngest(redis, {
+    OUTPOST_DKIM_KEYS_DIR: keysDir,
+    OUTPOST_USERS_FILE: usersFile,
+    OUTPOST_TRUSTED_NETWORKS: '127.0.0.1/32',
+    OUTPOST_RELAY_DOMAINS: 'inbound.test',
+    OUTPOST_SMTP_LISTEN: '0.0.0.0:0',
+  });
+  const queues = openQueues(redis);
+  const spoofed = 'From: CEO <ceo@signed.test>\r\nTo: bob@example.org\r\nSubject: pay now\r\n\r\nx\r\n';
+  try {
+    const borrowed = await submitMessage({
+      localAddress: '127.0.0.2',
+      port: ingest.addresses.smtp.port,
+      auth: { user: 'mallory', pass: 's3cret' },
+      from: 'mallory@mallory.test',
+      to: ['bob@example.org'],
+      message: spoofed,
+    });
+    const fromUser = await queues.stored(queuedIdOf(borrowed.response));
+    assert.doesNotMatch(fromUser.body.toString(), /DKIM-Signature:/);
+    assert.deepEqual(fromUser.dkim, {
+      signatures: [],
+      note: 'not signed: the client may not send as ceo@signed.test',
+    });
+    const inbound = await submitMessage({
+      localAddress: '127.0.0.2',
+      port: ingest.addresses.smtp.port,
+      from: 'someone@elsewhere.test',
+      to: ['bob@inbound.test'],
+      message: spoofed,
+    });
+    const fromOutside = await queues.stored(queuedIdOf(inbound.response));
+    assert.doesNotMatch(fromOutside.body.toString(), /DKIM-Signature:/, 'inbound mail is not signed');
+    // The same message from a trusted network is ours to sign.
+    const trusted = await submitMessage({
+      port: ingest.addresses.smtp.port,
+      from: 'alice@signed.test',
+      to: ['bob@example.org'],
+      message: spoofed,
+    });
+    const fromTrusted = await queues.stored(queuedIdOf(trusted.response));
+    assert.equal(fromTrusted.dkim?.signatures[0]?.domain, 'signed.test');
+  } finally {
+    await queues.close();
+    await ingest.stop();
+    await redis.stop();
+    await rm(keysDir, { recursive: true, force: true });
   }
 });

@@ -34,11 +34,16 @@ export interface DkimOutcome {
   note?: string;
 }
 
+/** The addresses of a From: field (RFC 5322 §3.6.2 allows several), lower-cased. */
+export function fromAddresses(fromHeader: string | undefined): string[] {
+  if (!fromHeader) return [];
+  const parsed = addressparser(fromHeader, { flatten: true }) as Array<{ address?: string }>;
+  return parsed.flatMap((entry) => (entry.address ? [entry.address.toLowerCase()] : []));
+}
+
 /** The domain of the (first) From: address, A-label form. */
 export function fromDomain(fromHeader: string | undefined): string | undefined {
-  if (!fromHeader) return undefined;
-  const [first] = addressparser(fromHeader, { flatten: true }) as Array<{ address?: string }>;
-  const address = first?.address ?? '';
+  const address = fromAddresses(fromHeader)[0] ?? '';
   const at = address.lastIndexOf('@');
   if (at === -1) return undefined;
   return domainToASCII(address.slice(at + 1).toLowerCase()) || undefined;

@@ -114,6 +114,7 @@ export function registerMessagesRoute(app: FastifyInstance, deps: MessagesRouteD
               tls: request.protocol === 'https',
               user: key.name,
             },
+            mayUseAddress: (address) => keyMayUseSender(key, address),
           });
           return { id, recipients: envelope.recipients.map((recipient) => recipient.address) };
         } catch (error) {
@@ -169,8 +170,12 @@ function admitBody(budget: BodyBudget, bodyLimit: number) {
   };
 }
 
+function keyMayUseSender(key: ApiKey, sender: string): boolean {
+  return mayUseSender({ name: key.name, passwordHash: '', allowedSenders: key.allowedSenders }, sender);
+}
+
 function assertSenderAllowed(key: ApiKey, sender: string): void {
-  if (mayUseSender({ name: key.name, passwordHash: '', allowedSenders: key.allowedSenders }, sender)) return;
+  if (keyMayUseSender(key, sender)) return;
   throw new ApiError(403, 'sender_not_allowed', `API key "${key.name}" may not send as "${sender}"`, {
     field: 'from',
     reason: 'senderNotOwned',

@@ -10,12 +10,17 @@ export interface DsnPlan {
   verdict: DsnVerdict;
   /** The id the DSN (or the postmaster copy) gets as a message. */
   dsnId: string;
+  /** The DSN was queued by an earlier run of the job (markPlanWritten). */
+  written: boolean;
 }
 
 /**
  * Decides once per window and keeps the decision: a retried send job (the write failed) neither
  * counts against the backscatter limit again nor writes the DSN under a new id, so the retry's
- * write is the same flow, which BullMQ ignores if the first write did land.
+ * write is the same flow, which BullMQ ignores if the first write did land. Once the write has
+ * landed it is marked (markPlanWritten) and a retry (a later step failed, or the worker died)
+ * writes nothing: the DSN may be delivered and its body gone by then, and a second write would
+ * store the body again with no job to delete it, or queue the DSN twice.
  */
 export async function planOnce(
   redis: Redis,
@@ -25,7 +30,7 @@ export async function planOnce(
   newId: () => string,
 ): Promise<DsnPlan> {
   const stored = await redis.hgetall(key);
-  if (isPlan(stored)) return stored;
+  if (isPlan(stored)) return planOf(stored);
   const verdict = await decide();
   await redis
     .multi()
@@ -35,10 +40,21 @@ export async function planOnce(
     .exec();
   const plan = await redis.hgetall(key);
   if (!isPlan(plan)) throw new Error(`DSN plan ${key} could not be stored`);
-  return plan;
+  return planOf(plan);
 }
 
-function isPlan(value: Record<string, string>): value is Record<string, string> & DsnPlan {
+/** Notes in the plan that its DSN is queued. */
+export async function markPlanWritten(redis: Redis, key: string): Promise<void> {
+  await redis.hset(key, 'written', '1');
+}
+
+function planOf(stored: Record<string, string> & Pick<DsnPlan, 'verdict' | 'dsnId'>): DsnPlan {
+  return { verdict: stored.verdict, dsnId: stored.dsnId, written: stored.written === '1' };
+}
+
+function isPlan(
+  value: Record<string, string>,
+): value is Record<string, string> & Pick<DsnPlan, 'verdict' | 'dsnId'> {
   return (
     (value.verdict === 'send' || value.verdict === 'capped' || value.verdict === 'double-bounce') &&
     typeof value.dsnId === 'string'

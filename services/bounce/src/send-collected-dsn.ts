@@ -14,7 +14,7 @@ import {
   toUnsentRecord,
 } from './bounce-records.ts';
 import type { Collector, DsnContext } from './dsn-collector.ts';
-import { type DsnPlan, planOnce } from './dsn-plan.ts';
+import { type DsnPlan, markPlanWritten, planOnce } from './dsn-plan.ts';
 import { pendingRecipients } from './pending-recipients.ts';
 import type { SendDsnJobData } from './send-job.ts';
 import { toDsnReport } from './to-dsn-report.ts';
@@ -49,9 +49,10 @@ export async function sendCollectedDsn(data: SendDsnJobData, deps: SendDeps): Pr
   const taken = await deps.collector.take(messageId, event, window);
   if (!taken) return 'nothing-collected';
   const { context, recipients } = taken;
+  const planKey = dsnKeys.plan(messageId, event, window);
   const plan = await planOnce(
     deps.redis,
-    dsnKeys.plan(messageId, event, window),
+    planKey,
     deps.stateTtlMs,
     async () => {
       if (context.sender === '') return 'double-bounce';
@@ -69,8 +70,11 @@ export async function sendCollectedDsn(data: SendDsnJobData, deps: SendDeps): Pr
       event === 'delayed'
         ? [...recipients, ...(await otherPending(deps, messageId, recipients))]
         : recipients;
-    await write(deps, plan.dsnId, context, listed, event, 'sender', context.sender);
-    await countSentDsn(deps.redis, event);
+    if (!plan.written) {
+      await write(deps, plan.dsnId, context, listed, event, 'sender', context.sender);
+      await markPlanWritten(deps.redis, planKey);
+      await countSentDsn(deps.redis, event);
+    }
     if (event === 'delayed' && deps.webhookQueue)
       await emitDelayWarned(deps.webhookQueue, messageId, listed, deps.now());
     deps.logger.info({ ...log, dsnId: plan.dsnId, to: context.sender }, 'DSN queued');
@@ -82,7 +86,10 @@ export async function sendCollectedDsn(data: SendDsnJobData, deps: SendDeps): Pr
     );
   } else {
     const copyTo = postmasterCopyTo(context, deps);
-    if (copyTo) await write(deps, plan.dsnId, context, recipients, event, 'postmaster', copyTo);
+    if (copyTo && !plan.written) {
+      await write(deps, plan.dsnId, context, recipients, event, 'postmaster', copyTo);
+      await markPlanWritten(deps.redis, planKey);
+    }
     await recordDoubleBounce(deps.redis, { ...record(), ...(copyTo && { postmasterCopy: plan.dsnId }) });
     deps.logger.warn(
       { ...log, postmasterCopy: copyTo ? plan.dsnId : undefined },

@@ -14,6 +14,7 @@ import {
 import { createLogger } from '@outpost/telemetry';
 import { TestRedis } from '@outpost/testing';
 import { Queue } from 'bullmq';
+import { DSN_STATS_KEY } from '../src/bounce-keys.ts';
 import { type Bounce, startBounce } from '../src/index.ts';
 import { waitFor } from './helpers.ts';
 
@@ -135,6 +136,21 @@ describe('collecting reports into one DSN per message, event and window', () => 
     assert.match(written[0]!.body.toString('latin1'), /Final-Recipient: rfc822; a@x\.test[\s\S]*b@y\.test/);
     const leftovers = await redis.client().keys(`${QUEUE_PREFIX}:dsn:${messageId}:*`);
     assert.deepEqual(leftovers, [], 'collected state is deleted once the DSN is written');
+  });
+
+  test('a send job that fails after its DSN was written does not write it again on the retry', async () => {
+    // The DSN counters of the wrong type: the step after the write fails, and the job is retried.
+    await redis.client().set(DSN_STATS_KEY, 'not a hash');
+    try {
+      const messageId = newMessageId();
+      await queue.add('failed', report(messageId, 'failed', [recipient('once@x.test')]));
+      await waitFor(() => dsnsAbout(messageId).length === 1, 15_000, 'the DSN');
+      await idle();
+      assert.equal(dsnsAbout(messageId).length, 1, 'written once: a second write would queue it twice');
+      assert.deepEqual(await redis.client().keys(`${QUEUE_PREFIX}:dsn:${messageId}:*`), []);
+    } finally {
+      await redis.client().del(DSN_STATS_KEY);
+    }
   });
 
   test('every piece of collected state expires on its own (Redis runs noeviction)', async () => {

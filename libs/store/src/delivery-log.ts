@@ -3,7 +3,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { logKeys, parseEntryMember } from './keys.ts';
 import type { AttemptRecord, DeliveryEntry, OperatorAction, RecipientState } from './records.ts';
 import { relieveLog } from './relieve-log.ts';
-import { attemptWriteOf, writeAttempt } from './write-attempt-script.ts';
+import { type AttemptWriteExtras, attemptWriteOf, writeAttempt } from './write-attempt-script.ts';
 
 export interface RetentionPolicy {
   maxAgeMs: number;
@@ -51,11 +51,16 @@ export interface DeliveryPage {
 export function createDeliveryLog(redis: Redis, retention: RetentionPolicy = DEFAULT_RETENTION) {
   /**
    * Writes one attempt's record and its indexes, and, when given, the recipients' states after it
-   * (`states`, as setRecipientStates), in one script (write-attempt-script.ts). Its reply is the
-   * log's size with this record: only a write that takes it over the byte budget trims.
+   * (`states`, as setRecipientStates), in one script (write-attempt-script.ts), with the message's
+   * metadata and the deletion of keys that end with the attempt when given (`extras`). Its reply is
+   * the log's size with this record: only a write that takes it over the byte budget trims.
    */
-  async function write(record: AttemptRecord, states: readonly RecipientState[] = []): Promise<void> {
-    const bytes = await writeAttempt(redis, attemptWriteOf(record, states, retention.maxAgeMs));
+  async function write(
+    record: AttemptRecord,
+    states: readonly RecipientState[] = [],
+    extras: AttemptWriteExtras = {},
+  ): Promise<void> {
+    const bytes = await writeAttempt(redis, attemptWriteOf(record, states, retention.maxAgeMs, extras));
     if (bytes > retention.maxBytes) await trimBySize(bytes);
   }
 

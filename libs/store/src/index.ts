@@ -3,3 +3,4 @@ export * from './keys.ts';
 export * from './records.ts';
 export * from './relieve-log.ts';
 export * from './transcript-cap.ts';
+export type { AttemptWriteExtras } from './write-attempt-script.ts';

@@ -5,12 +5,16 @@ import type { AttemptRecord, RecipientState, RecipientVerdict } from './records.
 /**
  * One attempt's record, its indexes and the recipients' states after it, written by one script:
  * atomic as the MULTI it replaces, but one command on the wire instead of 15-20 (the attempt record
- * is written once per delivered message, so each command's client-side cost counted).
+ * is written once per delivered message, so each command's client-side cost counted). On a
+ * message's first attempt the message's metadata goes with it, and when the attempt finishes the
+ * message, the keys that go with it (its body, its send marks) are deleted in the same script.
  *
  * KEYS: 1 log size counter, 2 record, 3 records by time, 4 record sizes, 5 message's attempts,
- *       6 set of index keys, 7 message's recipient states, 8.. the index sorted sets.
+ *       6 set of index keys, 7 message's recipient states, 8 message's metadata, then D keys to
+ *       delete, then the index sorted sets.
  * ARGV: 1 record id, 2 record JSON, 3 its size (as the size counter counts it), 4 ttl ms, 5 time,
- *       6 E = index entries, then E pairs (KEYS position, member), then (address, state JSON) pairs.
+ *       6 metadata JSON ('' = leave it), 7 D, 8 E = index entries, then E pairs (KEYS position,
+ *       member), then (address, state JSON) pairs.
  * Returns the log's size with this record.
  */
 const WRITE_ATTEMPT = redisScript(`
@@ -20,13 +24,17 @@ redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[5], ARGV[5], ARGV[1])
 redis.call('PEXPIRE', KEYS[5], ARGV[4])
-local at = 7
-for _ = 1, tonumber(ARGV[6]) do
+if ARGV[6] ~= '' then
+  redis.call('SET', KEYS[8], ARGV[6], 'PX', ARGV[4])
+end
+local firstIndex = 9 + tonumber(ARGV[7])
+local at = 9
+for _ = 1, tonumber(ARGV[8]) do
   redis.call('ZADD', KEYS[tonumber(ARGV[at])], ARGV[5], ARGV[at + 1])
   at = at + 2
 end
 -- unpack() is bounded by Lua's stack: add the index keys in slices.
-for first = 8, #KEYS, 500 do
+for first = firstIndex, #KEYS, 500 do
   redis.call('SADD', KEYS[6], unpack(KEYS, first, math.min(first + 499, #KEYS)))
 end
 if at < #ARGV then
@@ -36,6 +44,9 @@ if at < #ARGV then
   end
   redis.call('PEXPIRE', KEYS[7], ARGV[4])
 end
+if firstIndex > 9 then
+  redis.call('DEL', unpack(KEYS, 9, firstIndex - 1))
+end
 return bytes
 `);
 
@@ -44,13 +55,23 @@ export interface AttemptWrite {
   args: string[];
 }
 
+/** What may go with an attempt's record in the same script. */
+export interface AttemptWriteExtras {
+  /** The message's metadata (its first attempt). */
+  meta?: Record<string, unknown>;
+  /** Keys that end with this attempt: a finished message's body and send marks. */
+  alsoDelete?: readonly string[];
+}
+
 /** The script's KEYS and ARGV for one record (pure: see the layout above). */
 export function attemptWriteOf(
   record: AttemptRecord,
   states: readonly RecipientState[],
   ttlMs: number,
+  extras: AttemptWriteExtras = {},
 ): AttemptWrite {
   const text = JSON.stringify(record);
+  const alsoDelete = extras.alsoDelete ?? [];
   const keys = [
     logKeys.bytes,
     logKeys.record(record.id),
@@ -59,6 +80,8 @@ export function attemptWriteOf(
     logKeys.messageAttempts(record.messageId),
     logKeys.indexes,
     logKeys.messageRecipients(record.messageId),
+    logKeys.messageMeta(record.messageId),
+    ...alsoDelete,
   ];
   const positions = new Map<string, number>();
   const entries: string[] = [];
@@ -81,6 +104,8 @@ export function attemptWriteOf(
     String(text.length),
     String(ttlMs),
     String(record.time),
+    extras.meta ? JSON.stringify(extras.meta) : '',
+    String(alsoDelete.length),
     String(entries.length / 2),
     ...entries,
     ...states.flatMap((state) => [state.address, JSON.stringify(state)]),

@@ -133,6 +133,39 @@ test('a message view has its attempts, recipient states and operator actions', a
   assert.equal(await log.message(newMessageId(T0 + 5)), undefined);
 });
 
+test("a record can carry the message's metadata and delete the keys that end with it, in the same script", async () => {
+  const client = redis.client();
+  const log = createDeliveryLog(client);
+  const messageId = newMessageId(T0);
+  const ending = ['{outpost}:test:body', '{outpost}:test:mark'];
+  for (const key of ending) await client.set(key, 'x');
+  await client.set('{outpost}:test:other', 'stays');
+  const first = record(
+    T0,
+    'extras.test',
+    [verdict('a@extras.test', 'delivered', 250, 'delivered')],
+    messageId,
+  );
+  await log.write(first, [], { meta: { sender: 's@extras.test', size: 42 }, alsoDelete: ending });
+  assert.equal(await client.exists(...ending), 0, 'the ending keys are gone');
+  assert.equal(await client.get('{outpost}:test:other'), 'stays', 'and nothing else');
+  const view = await log.message(messageId);
+  assert.deepEqual(view?.meta, { sender: 's@extras.test', size: 42 });
+  assert.ok((await client.pttl(logKeys.messageMeta(messageId))) > 0, 'the metadata expires with the log');
+  // The index entries still point where they should with the extra keys in between.
+  const byRecipient = await log.deliveries({ recipient: 'a@extras.test' });
+  assert.deepEqual(
+    byRecipient.entries.map((entry) => entry.attemptId),
+    [first.id],
+  );
+  assert.equal((await log.deliveries({ domain: 'extras.test', status: 'delivered' })).entries.length, 1);
+  // A later attempt without metadata leaves the first one's in place.
+  await log.write(
+    record(T0 + 1, 'extras.test', [verdict('a@extras.test', 'delivered', 250, 'delivered')], messageId),
+  );
+  assert.deepEqual((await log.message(messageId))?.meta, { sender: 's@extras.test', size: 42 });
+});
+
 test('retention by total bytes drops the oldest records first', async () => {
   const local = await TestRedis.start();
   try {

@@ -1,6 +1,12 @@
 import type { RecipientStatus } from '@outpost/core';
 import { newMessageId } from '@outpost/core';
-import type { AttemptRecord, DeliveryLog, MtaStsEntry, RecipientState } from '@outpost/store';
+import type {
+  AttemptRecord,
+  AttemptWriteExtras,
+  DeliveryLog,
+  MtaStsEntry,
+  RecipientState,
+} from '@outpost/store';
 import { capTranscript } from '@outpost/store';
 import type { RecipientOutcome, SessionRecord } from './attempt-delivery.ts';
 
@@ -29,6 +35,8 @@ export async function recordAttempt(
     mtaSts?: MtaStsEntry;
     statusOf: (address: string) => RecipientStatus;
     maxTranscriptBytes: number;
+    /** Written with the record: the message's metadata, and the keys that end with this attempt. */
+    extras?: AttemptWriteExtras;
   },
 ): Promise<void> {
   const allDelivered = options.outcomes.every((outcome) => outcome.classification.verdict === 'delivered');
@@ -81,6 +89,6 @@ export async function recordAttempt(
     ...(recipient.replyText !== undefined && { replyText: recipient.replyText }),
     attempts: options.attempt,
   }));
-  // The record and the states it leads to, in one transaction.
-  await log.write(record, states);
+  // The record and the states it leads to (and the extras), in one script.
+  await log.write(record, states, options.extras);
 }

@@ -29,7 +29,7 @@ import {
 import { recordAttempt } from './attempt-record.ts';
 import { annotateAttemptSpan, recordSessionSpans, tracedResolver } from './attempt-spans.ts';
 import type { DeliveryMetrics } from './delivery-metrics.ts';
-import { finishMessage } from './finish-message.ts';
+import { finishedMessageKeys, finishMessage } from './finish-message.ts';
 import { preflight } from './job-preflight.ts';
 import { rememberDestination } from './operator-controls.ts';
 import { diagnosticOf, logAttempt, toReportedRecipient } from './record-outcomes.ts';
@@ -282,7 +282,16 @@ export async function processDeliveryJob(
     expired: [],
     sentMark: markKey,
   };
-  const record = async (deferredStatus: 'deferred' | 'expired') => {
+  /**
+   * Writes the attempt's record (with the message's metadata on its first attempt) and waits for
+   * the destination window's update. `alsoDelete` are keys that end with this attempt, deleted in
+   * the record's script: resolves true when they are gone, false when the caller must delete them
+   * (no delivery log, or its write failed).
+   */
+  const record = async (
+    deferredStatus: 'deferred' | 'expired',
+    alsoDelete?: readonly string[],
+  ): Promise<boolean> => {
     const failedStatus = new Map(failed.map((entry) => [entry.address, entry.status]));
     const statusOf = (address: string): RecipientStatus =>
       (failedStatus.get(address) as RecipientStatus | undefined) ??
@@ -292,10 +301,11 @@ export async function processDeliveryJob(
         (error: unknown) => deps.logger.warn({ err: error, ...context }, 'webhook events not queued'),
       );
     }
-    if (!deps.log) return windowUpdate;
-    // The message's query metadata goes with its first record, not before the session: issued in
-    // the same turn, both share one write to Redis and one fsync of its log.
-    const metaWritten = data.attempts === 0 ? writeMessageMeta(deps.log, message).catch(() => {}) : undefined;
+    if (!deps.log) {
+      await windowUpdate;
+      return false;
+    }
+    // The message's query metadata goes with its first record, not before the session.
     const recorded = recordAttempt(deps.log, {
       messageId: data.messageId,
       domain: data.domain,
@@ -308,8 +318,19 @@ export async function processDeliveryJob(
       ...(mtaSts && { mtaSts }),
       statusOf,
       maxTranscriptBytes: deps.maxTranscriptBytes ?? 32 * 1024,
-    }).catch((error: unknown) => deps.logger.warn({ err: error, ...context }, 'delivery log write failed'));
-    await Promise.all([metaWritten, recorded, windowUpdate]);
+      extras: {
+        ...(data.attempts === 0 && { meta: messageMetaOf(message) }),
+        ...(alsoDelete && { alsoDelete }),
+      },
+    }).then(
+      () => true,
+      (error: unknown) => {
+        deps.logger.warn({ err: error, ...context }, 'delivery log write failed');
+        return false;
+      },
+    );
+    const [written] = await Promise.all([recorded, windowUpdate]);
+    return written;
   };
   const failed: ReportedRecipient[] = [];
   const deliveredWithNotify: ReportedRecipient[] = [];
@@ -394,14 +415,16 @@ export async function processDeliveryJob(
   // A solo job is the whole message: it finishes it (what a flow's message job does). A crash
   // after the body is gone and before BullMQ completes the job reruns it, and the rerun finds no
   // body: so the body goes only once nothing is left to report. With no failure to report, the
-  // delete goes in the same turn as the attempt record: one write to Redis, one fsync.
+  // body and its send mark go in the attempt record's script (one write to Redis, one fsync), or
+  // after it when the log could not take the record.
   const solo = isSoloDeliveryJob(data);
-  const finish = () => finishMessage(deps.redis, deps.logger, data.messageId, [result]);
-  if (solo && failed.length === 0) await Promise.all([record('expired'), finish()]);
-  else {
+  if (solo && failed.length === 0) {
+    const deleted = await record('expired', finishedMessageKeys(data.messageId, [result]));
+    await finishMessage(deps.redis, deps.logger, data.messageId, [result], deleted);
+  } else {
     await record('expired');
     await reportRecipients(deps.bounceQueue, message, 'failed', failed);
-    if (solo) await finish();
+    if (solo) await finishMessage(deps.redis, deps.logger, data.messageId, [result]);
   }
   if (!solo) return result;
   // Its mark is gone with the body: nothing is left for a message job to delete.
@@ -446,8 +469,8 @@ async function confirmedPause(
 }
 
 /** What the delivery log shows about the message itself (first attempt of any of its domains). */
-function writeMessageMeta(log: DeliveryLog, message: Message): Promise<void> {
-  return log.setMessageMeta(message.id, {
+function messageMetaOf(message: Message): Record<string, unknown> {
+  return {
     sender: message.sender,
     recipients: message.recipients.map((recipient) => recipient.address),
     headers: message.headers,
@@ -459,7 +482,7 @@ function writeMessageMeta(log: DeliveryLog, message: Message): Promise<void> {
     ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
     // Signed or not, and why not: the record says so (RFC 6376).
     ...(message.dkim && { dkim: message.dkim }),
-  });
+  };
 }
 
 /** Once per job, when the message has waited longer than the delay-warning time (0 = never). */

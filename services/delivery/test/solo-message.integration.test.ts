@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { deliveryJobId, messageBodyKey, messageJobKey } from '@outpost/queue';
+import { logKeys } from '@outpost/store';
 import { DeliveryWorld } from './helpers.ts';
 
 // A message for one domain is one solo delivery job with no parent message job (payloads.ts,
@@ -40,6 +41,35 @@ describe('solo and flow messages', () => {
     });
     assert.equal(await admin.exists(messageBodyKey(message.id)), 0, 'the body went with the job');
     assert.deepEqual(await admin.keys('{outpost}:sent:*'), [], 'and so did its send mark');
+    const meta = JSON.parse((await admin.get(logKeys.messageMeta(message.id))) ?? '{}');
+    assert.deepEqual(
+      meta.recipients,
+      ['ann@one.test', 'bo@one.test'],
+      "the message's metadata is in the log",
+    );
+  });
+
+  test('when the delivery log cannot take the record, the body and the send mark still go', async () => {
+    const admin = world.redis.client();
+    const receiver = world.receivers.get('127.0.0.2')!;
+    const before = receiver.messages.length;
+    // The log's size counter of the wrong type: the record's script fails at its first command.
+    const bytes = await admin.get(logKeys.bytes);
+    await admin.multi().del(logKeys.bytes).hset(logKeys.bytes, 'broken', '1').exec();
+    try {
+      const message = await world.enqueue({ recipients: ['fay@one.test'], subject: 'log refused' });
+      await world.waitForMessageDone(message.id);
+      assert.equal(receiver.messages.length, before + 1, 'delivered');
+      assert.equal(await admin.exists(logKeys.messageAttempts(message.id)), 0, 'no record was written');
+      assert.equal(await admin.exists(messageBodyKey(message.id)), 0, 'the body is gone all the same');
+      assert.deepEqual(await admin.keys('{outpost}:sent:*'), [], 'and so is its send mark');
+    } finally {
+      await admin
+        .multi()
+        .del(logKeys.bytes)
+        .set(logKeys.bytes, bytes ?? '0')
+        .exec();
+    }
   });
 
   test('a two-domain message is still a flow: its message job removes the body once both are done', async () => {

@@ -232,7 +232,7 @@ export async function runSmtpTransaction(options: SmtpTransactionOptions): Promi
     const failure = error as NodemailerSmtpError;
     // Recipients refused at RCPT keep their own replies even when the transaction failed later.
     const refused = new Map<string, DeliveryEvent>();
-    for (const rejected of failure.rejectedErrors ?? []) {
+    for (const rejected of failure.rejectedErrors ?? envelopeRefusals(connection, failure)) {
       const reply = rejected.response ? parseSmtpReply(rejected.response) : undefined;
       if (rejected.recipient && reply)
         refused.set(rejected.recipient, { kind: 'reply', stage: 'rcpt', reply });
@@ -290,6 +290,23 @@ function keptConnectionWasGone(
   return transcript.lines
     .slice(linesBefore)
     .every((line) => line.direction !== 'S' || line.text.startsWith('421'));
+}
+
+/**
+ * The RCPT refusals of a transaction whose DATA command was refused after MAIL succeeded.
+ * nodemailer's error for it ("Data command failed") leaves them out; its envelope (private, set
+ * anew by each send) still has them. Without them those recipients would take the DATA reply
+ * instead of their own. Any other failure keeps the refusals its error carries, or none.
+ */
+function envelopeRefusals(connection: SMTPConnection, failure: NodemailerSmtpError): NodemailerSmtpError[] {
+  if (failure.command !== 'DATA') return [];
+  const envelope = (
+    connection as unknown as {
+      _envelope?: { mailError?: unknown; rejectedErrors?: NodemailerSmtpError[] };
+    }
+  )._envelope;
+  if (!envelope || envelope.mailError || !Array.isArray(envelope.rejectedErrors)) return [];
+  return envelope.rejectedErrors.filter((rejected) => rejected.command === 'RCPT TO');
 }
 
 /** After these the connection is not worth keeping: the server closed it, or will. */

@@ -194,6 +194,43 @@ test('an internationalized address to a server without SMTPUTF8 bounces with 5.6
   }
 });
 
+test('a DATA command refused after a RCPT refusal: that recipient keeps its own 5xx, the others get the DATA reply', async () => {
+  const target = await receiver({}, '127.0.0.5');
+  const { createServer } = await import('node:net');
+  // No PIPELINING: each command waits for its reply, and the DATA command itself is refused.
+  const server = createServer((socket) => {
+    socket.write('220 raw.test ESMTP\r\n');
+    let pending = '';
+    socket.on('data', (chunk) => {
+      pending += chunk.toString();
+      for (let end = pending.indexOf('\r\n'); end !== -1; end = pending.indexOf('\r\n')) {
+        const line = pending.slice(0, end);
+        pending = pending.slice(end + 2);
+        if (/^EHLO/i.test(line)) socket.write('250-raw.test\r\n250 8BITMIME\r\n');
+        else if (/^RCPT TO:<carol@/i.test(line)) socket.write('550 5.1.1 no such user\r\n');
+        else if (/^DATA/i.test(line)) socket.write('451 4.3.0 try again later\r\n');
+        else if (/^QUIT/i.test(line)) socket.end('221 bye\r\n');
+        else socket.write('250 ok\r\n');
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.6', resolve));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const result = await runSmtpTransaction({ ...options(target), address: '127.0.0.6', port });
+    assert.deepEqual(verdicts(result), {
+      'bob@dest.test': 'deferred',
+      'carol@dest.test': 'bounced',
+      'dave@dest.test': 'deferred',
+    });
+    const carol = result.recipients.find((entry) => entry.address === 'carol@dest.test')!.event;
+    assert.equal(carol.kind === 'reply' && carol.reply.code, 550, 'its own RCPT reply, not the DATA one');
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
 test('a message larger than the SIZE the server announces bounces with 5.3.4 without sending it', async () => {
   const small = await startSmtpReceiver({ host: '127.0.0.7', name: 'small.test' });
   receivers.push(small);

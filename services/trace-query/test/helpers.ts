@@ -31,7 +31,7 @@ export async function api<T = Record<string, unknown>>(
   base: string,
   key: string | undefined,
   path: string,
-  method: 'GET' | 'POST' = 'GET',
+  method: 'GET' | 'POST' | 'DELETE' = 'GET',
 ): Promise<{ status: number; body: T }> {
   const response = await fetch(`${base}${path}`, {
     method,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createDeliveryLog, type DeliveryEntry } from '@outpost/store';
 import { freePort } from '@outpost/testing';
@@ -82,6 +83,28 @@ test('operator keys are required: none or a wrong one is 401; /healthz is open',
     (await get<MessageView>(`/v1/messages/${ids.mixed}`)).body.recipients,
     'the key was not consumed',
   );
+});
+
+test('the key is required however the path is written: percent-encoded, or an absolute-form target', async () => {
+  // The router decodes "%76" to "v" (and reads the path out of an absolute URL) before matching.
+  assert.equal((await api(base, undefined, '/%761/queue')).status, 401);
+  assert.equal((await api(base, undefined, `/%761/messages/${ids.mixed}`)).status, 401);
+  assert.equal((await api(base, undefined, '/%761/suppressions/x@example.org', 'DELETE')).status, 401);
+  const { hostname, port } = new URL(base);
+  const statusLine = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () =>
+      socket.write(
+        `GET http://${hostname}:${port}/v1/queue HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    let text = '';
+    socket.on('data', (chunk) => {
+      text += chunk.toString();
+    });
+    socket.on('end', () => resolve(text.split('\r\n')[0] ?? ''));
+    socket.on('error', reject);
+  });
+  assert.match(statusLine, /^HTTP\/1\.1 401 /);
 });
 
 test('a message: envelope, statuses, every attempt with its transcript, the trace and its link', async () => {

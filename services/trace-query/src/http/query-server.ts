@@ -36,7 +36,10 @@ export async function createQueryServer(deps: QueryServerDeps): Promise<FastifyI
   });
   app.decorateRequest('operator', '');
   app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/')) return;
+    // Judged by the route the request matched, not by its raw target: the router decodes the path
+    // (and takes an absolute-form target), so "/%761/deliveries" reaches the /v1/deliveries route.
+    const route = request.routeOptions.url;
+    if (route === undefined || !route.startsWith('/v1/')) return;
     const name = authenticateOperator(deps.operatorKeys, request.headers.authorization);
     if (!name)
       throw new QueryApiError(401, 'unauthorized', 'Send an operator key as Authorization: Bearer <key>');

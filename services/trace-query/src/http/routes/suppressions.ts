@@ -42,8 +42,10 @@ export function registerSuppressionRoutes(app: FastifyInstance, context: QueryCo
   });
 
   app.delete('/v1/suppressions/:address', async (request, reply) => {
+    operatorOf(request);
     const { address } = parseOr400(addressParams, request.params);
-    const removed = await removeSuppression(context.redis, address).catch(() => false);
+    // A Redis failure is the server's error (500), not "not on the list".
+    const removed = await removeSuppression(context.redis, address);
     return removed
       ? reply.code(204).send()
       : reply.code(404).send({ error: { code: 'not_found', message: `${address} is not on the list` } });

@@ -6,6 +6,18 @@ import type { QueueOverview } from './queue-overview.ts';
 
 /** Plain-text views for the CLI: one purpose each, nothing but formatting. */
 
+/**
+ * Control characters shown as escapes (tab and newline excepted): reply texts and transcripts come
+ * from remote servers, and a lone CR or an escape sequence would let one rewrite what the operator's
+ * terminal shows (a bounce made to look delivered) or drive the terminal itself.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(
+    /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g,
+    (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 const time = (ms: number | undefined) => (ms === undefined ? '-' : new Date(ms).toISOString());
 
 /** The diagnosis under the line it explains: what it means, then what to do. */
@@ -48,7 +60,7 @@ export function formatMessageTimeline(view: MessageView): string {
   ].sort((a, b) => a.at - b.at);
   lines.push('');
   for (const event of events) lines.push(...event.text);
-  return `${lines.join('\n')}\n`;
+  return terminalSafe(`${lines.join('\n')}\n`);
 }
 
 function attemptLines(attempt: MessageView['attempts'][number]): string[] {
@@ -100,7 +112,7 @@ export function formatDeliveries(entries: ReadonlyArray<DeliveryEntry | HeldEntr
     );
     lines.push(...diagnosisLines(diagnosis, '  '));
   }
-  return `${lines.join('\n')}\n`;
+  return terminalSafe(`${lines.join('\n')}\n`);
 }
 
 export function formatOverview(overview: QueueOverview): string {
@@ -119,5 +131,5 @@ export function formatOverview(overview: QueueOverview): string {
   );
   lines.push(`held messages: ${overview.heldMessages}`);
   lines.push(`held domains: ${overview.heldDomains.length > 0 ? overview.heldDomains.join(', ') : 'none'}`);
-  return `${lines.join('\n')}\n`;
+  return terminalSafe(`${lines.join('\n')}\n`);
 }

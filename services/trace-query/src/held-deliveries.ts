@@ -2,7 +2,7 @@ import { controlKeys } from '@outpost/queue';
 import type { Redis } from 'ioredis';
 import {
   domainHold,
-  findDomainJobs,
+  findJobsOfDomains,
   findMessageJobs,
   type HoldMark,
   isPending,
@@ -38,7 +38,8 @@ export interface HeldQuery {
 
 /**
  * `status=held`: holds are not attempts, so the log's indexes do not have them; they are read from
- * the hold keys and the jobs they hold. There are few (an operator set each), so a scan will do.
+ * the hold keys and the jobs they hold. There are few holds (an operator set each); a held domain's
+ * jobs cost a pass over the queue, one for all of them.
  */
 export async function heldDeliveries(
   redis: Redis,
@@ -60,9 +61,15 @@ export async function heldDeliveries(
         add(entry(messageId, job.data.domain, recipient.address, 'message', hold, job.data.attempts));
     }
   }
-  for (const domain of await scanKeySuffixes(redis, controlKeys.pausedDomain(''))) {
+  // Held domains' jobs are found in one pass over the queue for all of them (only the asked-for
+  // domain's, when the query names one): the pass is what costs, with many jobs queued.
+  const heldDomains = (await scanKeySuffixes(redis, controlKeys.pausedDomain(''))).filter(
+    (domain) => !query.domain || domain === query.domain.toLowerCase(),
+  );
+  const jobsOf = await findJobsOfDomains(queues, heldDomains);
+  for (const domain of heldDomains) {
     const hold = await domainHold(redis, domain);
-    for (const job of await findDomainJobs(queues, domain)) {
+    for (const job of jobsOf.get(domain.toLowerCase()) ?? []) {
       for (const recipient of job.data.recipients)
         add(entry(job.data.messageId, domain, recipient.address, 'domain', hold, job.data.attempts));
     }

@@ -82,11 +82,19 @@ export async function findMessageJobs(
 
 /** Waiting and delayed delivery jobs of one domain (scanned: the queue has no index by domain). */
 export async function findDomainJobs(queues: OutpostQueues, domain: string): Promise<Job<DeliveryJobData>[]> {
-  const wanted = domain.toLowerCase();
-  const found: Job<DeliveryJobData>[] = [];
+  return (await findJobsOfDomains(queues, [domain])).get(domain.toLowerCase()) ?? [];
+}
+
+/** The pending delivery jobs of several domains, in one pass over the queue (it may be long). */
+export async function findJobsOfDomains(
+  queues: OutpostQueues,
+  domains: readonly string[],
+): Promise<Map<string, Job<DeliveryJobData>[]>> {
+  const found = new Map(domains.map((domain) => [domain.toLowerCase(), [] as Job<DeliveryJobData>[]]));
+  if (found.size === 0) return found;
   for (let start = 0; ; start += 500) {
     const jobs = await queues.delivery.getJobs(['delayed', 'waiting', 'prioritized'], start, start + 499);
-    found.push(...jobs.filter((job) => job?.data?.domain === wanted));
+    for (const job of jobs) found.get(job?.data?.domain)?.push(job);
     // Pages are per state: keep going while any state may have more.
     if (jobs.length < 500) break;
   }

@@ -224,6 +224,14 @@ test('a domain: hold keeps all its queued mail, release sends it now, and both a
   assert.deepEqual(await statuses(first.id), { 'a@dom.test': 'held' });
   const queue = (await api<{ heldDomains: string[] }>(base, key, '/v1/queue')).body;
   assert.deepEqual(queue.heldDomains, ['dom.test']);
+  const heldByDomain = (
+    await api<{ deliveries: Array<{ address: string }> }>(
+      base,
+      key,
+      '/v1/deliveries?status=held&domain=dom.test',
+    )
+  ).body.deliveries.map((entry) => entry.address);
+  assert.deepEqual(heldByDomain.sort(), ['a@dom.test', 'b@dom.test'], "the domain hold's queued jobs");
   assert.equal((await post('/v1/domains/dom.test/retry')).body.error?.code, 'held');
 
   const released = await post('/v1/domains/dom.test/release');

@@ -11,6 +11,14 @@ const webhookSchema = z.object({
       for (const url of urls) {
         if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
           ctx.addIssue({ code: 'custom', message: `"${url}" is not an http(s) URL` });
+        else if (new URL(url).username || new URL(url).password) {
+          // fetch refuses such a URL (no request is ever sent), and the error text would carry it.
+          const { origin } = new URL(url);
+          ctx.addIssue({
+            code: 'custom',
+            message: `a URL for ${origin} carries a user name or password: the receiver checks the signature (OUTPOST_WEBHOOK_SECRET) instead`,
+          });
+        }
       }
       return urls;
     }),

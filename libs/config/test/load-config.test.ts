@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, parseByteSize, parseDuration, parseListenAddress } from '../src/index.ts';
+import {
+  ConfigError,
+  loadConfig,
+  loadWebhookConfig,
+  parseByteSize,
+  parseDuration,
+  parseListenAddress,
+} from '../src/index.ts';
 
 const DEV = { OUTPOST_ENV: 'development', OUTPOST_HOSTNAME: 'localhost' };
 
@@ -112,4 +119,26 @@ test('unit parsers', () => {
   assert.equal(parseByteSize('12 parsecs'), undefined);
   assert.deepEqual(parseListenAddress(':2525'), { host: '0.0.0.0', port: 2525 });
   assert.equal(parseListenAddress('host:70000'), undefined);
+});
+
+test('a webhook URL with a user name or password is refused at start, without echoing the secret', () => {
+  assert.throws(
+    () =>
+      loadWebhookConfig({
+        OUTPOST_WEBHOOK_URLS: 'https://hook:S3cret@hooks.example/x?token=abc',
+        OUTPOST_WEBHOOK_SECRET: 'shared-secret-0123456',
+      }),
+    (error: ConfigError) => {
+      assert.ok(error.problems.some((problem) => problem.startsWith('OUTPOST_WEBHOOK_URLS')));
+      assert.doesNotMatch(error.message, /S3cret|token=abc/);
+      return true;
+    },
+  );
+  assert.deepEqual(
+    loadWebhookConfig({
+      OUTPOST_WEBHOOK_URLS: 'https://hooks.example/x?token=abc',
+      OUTPOST_WEBHOOK_SECRET: 'shared-secret-0123456',
+    }).urls,
+    ['https://hooks.example/x?token=abc'],
+  );
 });

@@ -38,7 +38,8 @@ export async function postEvent(url: string, body: string, options: PostOptions)
       (error as Error).name === 'TimeoutError'
         ? `no answer within ${options.timeoutMs} ms`
         : String((error as Error).cause ?? error);
-    throw new Error(`${redactUrl(url)}: ${reason}`);
+    // Some errors quote the whole URL: only its origin goes into logs and the job's failure.
+    throw new Error(`${redactUrl(url)}: ${reason.split(url).join(redactUrl(url))}`);
   }
   await response.body?.cancel().catch(() => {});
   if (response.status < 200 || response.status > 299)

@@ -98,7 +98,7 @@ const CASES: Array<[string, DeliveryEvent, string, string, string, string]> = [
     'permanent-greeting-or-ehlo',
     reply('greeting', '554 5.7.1 No SMTP service here'),
     'deferred',
-    '5.7.1',
+    '4.7.1',
     'auth_or_relay_denied',
     'next-address',
   ],

@@ -240,11 +240,17 @@ export const CLASSIFICATION_RULES: readonly Rule[] = [
   },
   {
     id: 'permanent-greeting-or-ehlo',
-    // A 5xx banner (RFC 5321 §3.1 "554 no SMTP service here") rejects the connection, not the mail.
+    // A 5xx banner (RFC 5321 §3.1 "554 no SMTP service here") rejects the connection, not the mail:
+    // the recipient is deferred, so its status is of the transient class (RFC 3463 §3.1), as in the
+    // other rules that retry a 5xx.
     matches: (event) =>
       isReply(event, (reply, stage) => reply.code >= 500 && (stage === 'greeting' || stage === 'ehlo')),
     classify: (event) =>
-      deferred(enhancedStatusOf(replyOf(event)), categorizeReply(replyOf(event)), 'next-address'),
+      deferred(
+        `4.${enhancedStatusOf(replyOf(event)).slice(2)}`,
+        categorizeReply(replyOf(event)),
+        'next-address',
+      ),
   },
   {
     id: 'too-many-recipients-552-at-rcpt',

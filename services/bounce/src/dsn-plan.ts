@@ -10,17 +10,20 @@ export interface DsnPlan {
   verdict: DsnVerdict;
   /** The id the DSN (or the postmaster copy) gets as a message. */
   dsnId: string;
-  /** The DSN was queued by an earlier run of the job (markPlanWritten). */
+  /** The DSN was queued by an earlier run of the job (markPlan 'written'). */
   written: boolean;
+  /** Its webhook events were queued by an earlier run (markPlan 'announced'). */
+  announced: boolean;
 }
 
 /**
  * Decides once per window and keeps the decision: a retried send job (the write failed) neither
  * counts against the backscatter limit again nor writes the DSN under a new id, so the retry's
  * write is the same flow, which BullMQ ignores if the first write did land. Once the write has
- * landed it is marked (markPlanWritten) and a retry (a later step failed, or the worker died)
- * writes nothing: the DSN may be delivered and its body gone by then, and a second write would
- * store the body again with no job to delete it, or queue the DSN twice.
+ * landed it is marked (markPlan) and a retry (a later step failed, or the worker died) writes
+ * nothing: the DSN may be delivered and its body gone by then, and a second write would store the
+ * body again with no job to delete it, or queue the DSN twice. Its webhook events are marked the
+ * same way, so that a retry does not send them again under new event ids.
  */
 export async function planOnce(
   redis: Redis,
@@ -43,13 +46,18 @@ export async function planOnce(
   return planOf(plan);
 }
 
-/** Notes in the plan that its DSN is queued. */
-export async function markPlanWritten(redis: Redis, key: string): Promise<void> {
-  await redis.hset(key, 'written', '1');
+/** Notes in the plan that a step is done: its DSN queued, or its webhook events. */
+export async function markPlan(redis: Redis, key: string, step: 'written' | 'announced'): Promise<void> {
+  await redis.hset(key, step, '1');
 }
 
 function planOf(stored: Record<string, string> & Pick<DsnPlan, 'verdict' | 'dsnId'>): DsnPlan {
-  return { verdict: stored.verdict, dsnId: stored.dsnId, written: stored.written === '1' };
+  return {
+    verdict: stored.verdict,
+    dsnId: stored.dsnId,
+    written: stored.written === '1',
+    announced: stored.announced === '1',
+  };
 }
 
 function isPlan(

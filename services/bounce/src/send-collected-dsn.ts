@@ -14,7 +14,7 @@ import {
   toUnsentRecord,
 } from './bounce-records.ts';
 import type { Collector, DsnContext } from './dsn-collector.ts';
-import { type DsnPlan, markPlanWritten, planOnce } from './dsn-plan.ts';
+import { type DsnPlan, markPlan, planOnce } from './dsn-plan.ts';
 import { pendingRecipients } from './pending-recipients.ts';
 import type { SendDsnJobData } from './send-job.ts';
 import { toDsnReport } from './to-dsn-report.ts';
@@ -72,11 +72,13 @@ export async function sendCollectedDsn(data: SendDsnJobData, deps: SendDeps): Pr
         : recipients;
     if (!plan.written) {
       await write(deps, plan.dsnId, context, listed, event, 'sender', context.sender);
-      await markPlanWritten(deps.redis, planKey);
+      await markPlan(deps.redis, planKey, 'written');
       await countSentDsn(deps.redis, event);
     }
-    if (event === 'delayed' && deps.webhookQueue)
+    if (event === 'delayed' && deps.webhookQueue && !plan.announced) {
       await emitDelayWarned(deps.webhookQueue, messageId, listed, deps.now());
+      await markPlan(deps.redis, planKey, 'announced');
+    }
     deps.logger.info({ ...log, dsnId: plan.dsnId, to: context.sender }, 'DSN queued');
   } else if (plan.verdict === 'capped') {
     await recordBackscatterCapped(deps.redis, record());
@@ -88,7 +90,7 @@ export async function sendCollectedDsn(data: SendDsnJobData, deps: SendDeps): Pr
     const copyTo = postmasterCopyTo(context, deps);
     if (copyTo && !plan.written) {
       await write(deps, plan.dsnId, context, recipients, event, 'postmaster', copyTo);
-      await markPlanWritten(deps.redis, planKey);
+      await markPlan(deps.redis, planKey, 'written');
     }
     await recordDoubleBounce(deps.redis, { ...record(), ...(copyTo && { postmasterCopy: plan.dsnId }) });
     deps.logger.warn(

@@ -2,7 +2,7 @@ import { registerQueueJobsGauge } from '@outpost/queue';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Gauge, Registry } from 'prom-client';
-import { readBounceStatus } from './bounce-records.ts';
+import { readDsnStats } from './bounce-records.ts';
 
 /**
  * Prometheus metrics of the bounce service. DSN counts are kept in Redis by every bounce worker
@@ -17,7 +17,7 @@ export function createBounceMetrics(deps: { redis: Redis; bounceQueue: Queue }):
     registers: [registry],
     async collect() {
       this.reset();
-      const { stats } = await readBounceStatus(deps.redis, 0);
+      const stats = await readDsnStats(deps.redis);
       for (const [outcome, count] of Object.entries(stats)) this.set({ outcome }, count);
     },
   });

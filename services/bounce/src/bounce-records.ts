@@ -63,17 +63,21 @@ export async function readBounceStatus(
   redis: Redis,
   limit = 20,
 ): Promise<{ stats: DsnStats; doubleBounces: UnsentDsnRecord[]; backscatterCapped: UnsentDsnRecord[] }> {
+  // LRANGE 0 -1 is the whole list: a limit of 0 reads none of it.
+  const latest = (key: string) => (limit > 0 ? redis.lrange(key, 0, limit - 1) : Promise.resolve([]));
   const [stats, doubleBounces, capped] = await Promise.all([
-    redis.hgetall(DSN_STATS_KEY),
-    redis.lrange(DOUBLE_BOUNCES_KEY, 0, limit - 1),
-    redis.lrange(BACKSCATTER_CAPPED_KEY, 0, limit - 1),
+    readDsnStats(redis),
+    latest(DOUBLE_BOUNCES_KEY),
+    latest(BACKSCATTER_CAPPED_KEY),
   ]);
   const parse = (entries: string[]) => entries.map((entry) => JSON.parse(entry) as UnsentDsnRecord);
-  return {
-    stats: Object.fromEntries(Object.entries(stats).map(([name, value]) => [name, Number(value)])),
-    doubleBounces: parse(doubleBounces),
-    backscatterCapped: parse(capped),
-  };
+  return { stats, doubleBounces: parse(doubleBounces), backscatterCapped: parse(capped) };
+}
+
+/** The DSN counters alone (what a metrics scrape needs). */
+export async function readDsnStats(redis: Redis): Promise<DsnStats> {
+  const stats = await redis.hgetall(DSN_STATS_KEY);
+  return Object.fromEntries(Object.entries(stats).map(([name, value]) => [name, Number(value)]));
 }
 
 function pushCapped(multi: ReturnType<Redis['multi']>, key: string, record: UnsentDsnRecord) {

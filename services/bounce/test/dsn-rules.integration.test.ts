@@ -78,6 +78,9 @@ describe('who gets a DSN: NOTIFY, the null sender, the backscatter guard, suppre
       [['gone@double.test', '5.1.1']],
     );
     assert.equal((await status()).stats['double-bounce'], before + 1);
+    const countersOnly = await readBounceStatus(world.world.redis.client(), 0);
+    assert.deepEqual(countersOnly.doubleBounces, [], 'a limit of 0 reads none of the list (metrics)');
+    assert.equal(countersOnly.stats['double-bounce'], before + 1);
 
     const copies = await world.dsnsAbout(postmaster, original);
     assert.equal(copies.length, 1);

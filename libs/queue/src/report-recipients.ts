@@ -27,9 +27,12 @@ export async function reportRecipients(
     arrivalTime: message.arrivalTime,
     headers: message.headers,
     originalHeaders: body.subarray(0, headerBlockLength(body)).toString('latin1'),
-    ...(message.dsn.ret === 'FULL' && {
-      originalMessage: body.subarray(0, MAX_RETURNED_MESSAGE_BYTES).toString('latin1'),
-    }),
+    // RFC 3461 §4.3: RET asks for the message in a failed DSN; delay and success notices carry
+    // the headers (and the report jobs stay small).
+    ...(message.dsn.ret === 'FULL' &&
+      event === 'failed' && {
+        originalMessage: body.subarray(0, MAX_RETURNED_MESSAGE_BYTES).toString('latin1'),
+      }),
     smtpUtf8: /[^\x00-\x7f]/.test(
       [message.sender, ...message.recipients.map((entry) => entry.address)].join(''),
     ),

@@ -29,8 +29,9 @@ export function toDsnReport(options: {
 }
 
 /**
- * RFC 3461 §4.3: RET=FULL returns the whole message, anything else the headers. A copy that may
- * have been cut short is not returned as a message (it would be a broken one): its headers are.
+ * RFC 3461 §4.3: RET=FULL returns the whole message in a failed DSN (only failed reports carry it:
+ * report-recipients.ts), anything else the headers. A copy that may have been cut short is not
+ * returned as a message (it would be a broken one): its headers are.
  */
 export function returnedPart(context: DsnContext): { kind: DsnReport['returned']; content: Buffer } {
   const whole = context.originalMessage;

@@ -36,6 +36,20 @@ describe('what delivery reports to the bounce service', () => {
     assert.equal(report?.originalMessage, undefined, 'RET=HDRS returns headers only');
   });
 
+  test('RET=FULL returns the message in a failed DSN only: a "delivered" report carries the headers', async () => {
+    await world.receiver('127.0.0.9');
+    world.mx('full.test', [{ name: 'mx.full.test', priority: 10, a: ['127.0.0.9'] }]);
+    const message = await world.enqueue({
+      recipients: [{ address: 'bob@full.test', notify: ['SUCCESS'] }],
+      dsn: { ret: 'FULL' },
+    });
+    await world.waitForMessageDone(message.id);
+    const [report] = await reportsOf(message.id, 'delivered');
+    assert.equal(report?.recipients[0]?.address, 'bob@full.test');
+    assert.equal(report?.originalMessage, undefined, 'RFC 3461 §4.3: RET is about failed DSNs');
+    assert.match(report?.originalHeaders ?? '', /^Received: /);
+  });
+
   test('a message waiting longer than the delay-warning time: exactly one "delayed" report per job', async () => {
     const receiver = await world.receiver('127.0.0.3', {
       rcpt: (ctx) => (ctx.attempt <= 5 ? '451 4.3.0 Try again later' : undefined),

@@ -229,8 +229,8 @@ function latestReports(dir: string): WorkloadReport[] {
 }
 
 /**
- * The latest delivery benchmark with 1 and 4 slow-scenario workers, per sessions-per-worker setting
- * and warm-up (cold workers and warmed-up ones are both shown, and both judged).
+ * The latest delivery benchmark with 1 and 4 slow-scenario workers, per sessions-per-worker setting,
+ * messages per run and warm-up (cold workers and warmed-up ones are both shown, and both judged).
  */
 function deliveryScaling(dir: string): Scaling[] {
   if (!existsSync(dir)) return [];
@@ -240,7 +240,7 @@ function deliveryScaling(dir: string): Scaling[] {
     .sort();
   for (const file of files) {
     const report = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
-      workload: { concurrency: number; warmUpPerWorker?: number };
+      workload: { concurrency: number; warmUpPerWorker?: number; messages?: { slow?: number } };
       summary: Array<{ scenario: string; workers: number; deliveredPerSecond: { median: number } }>;
     };
     const slow = (workers: number) =>
@@ -252,8 +252,10 @@ function deliveryScaling(dir: string): Scaling[] {
     if (one && four) {
       const sessionsPerWorker = report.workload.concurrency;
       const warmUpPerWorker = report.workload.warmUpPerWorker ?? 0;
-      bySetting.set(`${sessionsPerWorker}/${warmUpPerWorker}`, {
+      const messages = report.workload.messages?.slow ?? 0;
+      bySetting.set(`${sessionsPerWorker}/${messages}/${warmUpPerWorker}`, {
         sessionsPerWorker,
+        messages,
         warmUpPerWorker,
         one,
         four,

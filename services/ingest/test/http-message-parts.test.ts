@@ -129,6 +129,64 @@ describe('HTTP message parts', () => {
     }
   });
 
+  test('headers given as {"key", "value"} are two header fields, not a way around the reserved list', async () => {
+    const message = (
+      await composeMessage({
+        request: { from: 'alice@example.com', headers: { key: 'Sender', value: 'CEO <ceo@bank.example>' } },
+        from: { name: '', address: 'alice@example.com' },
+        to: [{ name: '', address: 'bob@example.org' }],
+        cc: [],
+        replyTo: undefined,
+        hostname: 'h.example',
+        now: 0,
+      })
+    ).toString('latin1');
+    assert.doesNotMatch(message, /^Sender:/im);
+    assert.match(message, /^key: Sender\r$/im);
+    assert.match(message, /^value: CEO <ceo@bank\.example>\r$/im);
+  });
+
+  test('a client Date is written in RFC 5322 form; message/* attachments are made mail-safe or refused', async () => {
+    const compose = (request: Parameters<typeof composeMessage>[0]['request']) =>
+      composeMessage({
+        request,
+        from: { name: '', address: 'alice@example.com' },
+        to: [{ name: '', address: 'bob@example.org' }],
+        cc: [],
+        replyTo: undefined,
+        hostname: 'h.example',
+        now: 0,
+      });
+    const dated = (await compose({ from: 'alice@example.com', headers: { Date: '2026-11-27' } })).toString();
+    assert.match(dated, /^Date: Fri, 27 Nov 2026 00:00:00 \+0000\r$/m);
+    const eml = (text: string) => ({
+      from: 'alice@example.com',
+      text: 'forwarded',
+      attachments: [
+        { filename: 'f.eml', contentType: 'message/rfc822', content: Buffer.from(text).toString('base64') },
+      ],
+    });
+    const forwarded = (await compose(eml('Subject: x\n\nline one\nline two\n'))).toString('latin1');
+    assert.doesNotMatch(forwarded, /\r(?!\n)|(?<!\r)\n/, 'its LF line endings became CRLF');
+    assert.match(forwarded, /\r\nline one\r\nline two\r\n/);
+    await assert.rejects(compose(eml('Subject: x\r\n\r\na\0b\r\n')), (error: ApiError) => {
+      assert.equal(error.code, 'nul_character');
+      assert.equal(error.status, 400);
+      return true;
+    });
+    await assert.rejects(
+      compose(eml('Subject: x\r\n\r\na\rb\r\n')),
+      (error: ApiError) => error.code === 'bare_cr',
+    );
+    const multipart = validationError({
+      from: 'alice@example.com',
+      to: ['bob@example.org'],
+      text: 'x',
+      attachments: [{ filename: 'x', contentType: 'multipart/mixed', content: 'eA==' }],
+    });
+    assert.equal(multipart.status, 400);
+  });
+
   test('envelope: recipients are to + cc + bcc de-duplicated, NOTIFY applied to each', () => {
     const envelope = readEnvelope(
       {

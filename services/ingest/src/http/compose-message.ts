@@ -48,7 +48,7 @@ export async function composeMessage(input: ComposeInput): Promise<Buffer> {
   const { request } = input;
   const headers = request.headers ?? {};
   let clientMessageId: string | undefined;
-  let clientDate = false;
+  let clientDate: Date | undefined;
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
     const field = `headers.${name}`;
@@ -65,9 +65,15 @@ export async function composeMessage(input: ComposeInput): Promise<Buffer> {
     if (lower === 'date') {
       if (Number.isNaN(Date.parse(value)))
         throw new ApiError(400, 'invalid_request', `${field} is not a date`, { field });
-      clientDate = true;
+      // Written by MailComposer in RFC 5322 §3.3 form, whatever form Date.parse accepted.
+      clientDate = new Date(value);
     }
   }
+  // As {key, value} pairs: given the object itself, MailComposer would read one whose own names are
+  // "key" and "value" as a single header named by its "key" (any name, reserved ones included).
+  const extraHeaders = Object.entries(headers)
+    .filter(([name]) => !['message-id', 'date'].includes(name.toLowerCase()))
+    .map(([key, value]) => ({ key, value }));
   const composer = new MailComposer({
     from: input.from,
     ...(input.to.length > 0 && { to: input.to }),
@@ -76,15 +82,15 @@ export async function composeMessage(input: ComposeInput): Promise<Buffer> {
     ...(request.subject !== undefined && { subject: request.subject }),
     ...(request.text !== undefined && { text: lineBreaks(request.text) }),
     ...(request.html !== undefined && { html: lineBreaks(request.html) }),
-    headers,
-    attachments: (request.attachments ?? []).map((attachment) => ({
+    headers: extraHeaders,
+    attachments: (request.attachments ?? []).map((attachment, index) => ({
       filename: attachment.filename,
-      content: Buffer.from(attachment.content, 'base64'),
+      content: attachmentContent(attachment, index),
       ...(attachment.contentType !== undefined && { contentType: attachment.contentType }),
     })),
     // MailComposer always writes a Message-ID; ours names our host, like the SMTP path's.
     messageId: clientMessageId ?? `<${randomUUID()}@${input.hostname}>`,
-    ...(!clientDate && { date: new Date(input.now) }),
+    date: clientDate ?? new Date(input.now),
     newline: 'win',
     disableFileAccess: true,
     disableUrlAccess: true,
@@ -96,6 +102,27 @@ export async function composeMessage(input: ComposeInput): Promise<Buffer> {
   // A header value without spaces cannot be folded; such a line would be refused by relays.
   assertLineLengths(message, 'headers');
   return message;
+}
+
+/**
+ * An attachment's bytes. A message/* part is written as it is (7bit or 8bit, RFC 2046 §5.2.1: no
+ * base64), so it must be mail-safe itself: a NUL or a bare CR is refused, as in a raw message, and
+ * LF line endings become CRLF (an .eml file saved on Unix).
+ */
+function attachmentContent(attachment: { contentType?: string | undefined; content: string }, index: number) {
+  const content = Buffer.from(attachment.content, 'base64');
+  if (!/^message\//i.test(attachment.contentType ?? '')) return content;
+  const field = `attachments[${index}].content`;
+  const text = content.toString('latin1');
+  if (text.includes('\0'))
+    throw new ApiError(400, 'nul_character', `${field} (a message/* part) contains a NUL character`, {
+      field,
+    });
+  if (/\r(?!\n)/.test(text))
+    throw new ApiError(400, 'bare_cr', `${field} (a message/* part) contains a CR not followed by LF`, {
+      field,
+    });
+  return Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'latin1');
 }
 
 /** CRLF, CR or LF in body text is one line break; MailComposer's `newline: 'win'` makes each a CRLF. */

@@ -50,6 +50,8 @@ const attachment = z
     filename: headerText(255).min(1),
     contentType: headerText(255)
       .regex(/^[\w.+-]+\/[\w.+-]+$/, { error: 'must be a MIME type like application/pdf' })
+      // A multipart type would label one part as a container of parts it does not have.
+      .refine((type) => !/^multipart\//i.test(type), { error: 'a multipart/* type cannot be an attachment' })
       .optional()
       .describe('Detected from the file name when missing'),
     content: z.base64().describe('The attachment itself, base64 encoded'),

@@ -1,4 +1,5 @@
 import type { RecipientStatus } from '@outpost/core';
+import { redisScript } from '@outpost/queue';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { logKeys, parseEntryMember } from './keys.ts';
 import type { AttemptRecord, DeliveryEntry, OperatorAction, RecipientState } from './records.ts';
@@ -11,6 +12,18 @@ export interface RetentionPolicy {
   /** A transcript is capped at this many bytes (long sessions keep their start and end). */
   maxTranscriptBytes: number;
 }
+
+/**
+ * One index's entries older than the cutoff, and the index itself from the set of indexes once it is
+ * empty, in one script: done apart, a record written between the count and the removal would leave
+ * its index out of the set, and so out of every later trim.
+ * KEYS: the index, the set of indexes; ARGV: cutoff.
+ */
+const TRIM_INDEX = redisScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], KEYS[1]) end
+return 0
+`);
 
 /**
  * A size trim goes this far below the budget (1% of it), so that a log at its budget is trimmed
@@ -215,8 +228,7 @@ export function createDeliveryLog(redis: Redis, retention: RetentionPolicy = DEF
     await redis.zremrangebyscore(logKeys.records, '-inf', cutoff);
     const removed = await dropRecords(old);
     for (const key of await redis.smembers(logKeys.indexes)) {
-      await redis.zremrangebyscore(key, '-inf', cutoff);
-      if ((await redis.zcard(key)) === 0) await redis.srem(logKeys.indexes, key);
+      await TRIM_INDEX.run(redis, [key, logKeys.indexes], [String(cutoff)]);
     }
     return removed;
   }

@@ -67,6 +67,19 @@ test('delivery workers scale: no published ports, no container name, a stop grac
   assert.ok(grace > own, `${grace}s > ${own}s`);
 });
 
+test('services without a login of their own (Jaeger, mailpit) are published on loopback only', () => {
+  for (const name of ['jaeger', 'mailpit']) {
+    const ports = compose.services[name]!.ports as string[];
+    assert.ok(ports.length > 0, name);
+    for (const port of ports) assert.match(port, /^127\.0\.0\.1:/, `${name} ${port}`);
+  }
+});
+
+test('the image leaves out secrets: .env, certificates, DKIM keys', () => {
+  const ignored = readFileSync(new URL('../.dockerignore', import.meta.url), 'utf8').split('\n');
+  for (const entry of ['.env', 'certs', 'dkim', '**/*.pem']) assert.ok(ignored.includes(entry), entry);
+});
+
 test('traces go to a pinned Jaeger v2 over OTLP', () => {
   assert.match(String(compose.services.jaeger!.image), /^jaegertracing\/jaeger:2\.\d+\.\d+$/);
   const env = compose.services.ingest!.environment as Record<string, string>;

@@ -129,16 +129,23 @@ describe('HTTP message parts', () => {
     }
   });
 
+  /** A message from alice to bob with these request fields. */
+  const compose = (request: Parameters<typeof composeMessage>[0]['request']) =>
+    composeMessage({
+      request,
+      from: { name: '', address: 'alice@example.com' },
+      to: [{ name: '', address: 'bob@example.org' }],
+      cc: [],
+      replyTo: undefined,
+      hostname: 'h.example',
+      now: 0,
+    });
+
   test('headers given as {"key", "value"} are two header fields, not a way around the reserved list', async () => {
     const message = (
-      await composeMessage({
-        request: { from: 'alice@example.com', headers: { key: 'Sender', value: 'CEO <ceo@bank.example>' } },
-        from: { name: '', address: 'alice@example.com' },
-        to: [{ name: '', address: 'bob@example.org' }],
-        cc: [],
-        replyTo: undefined,
-        hostname: 'h.example',
-        now: 0,
+      await compose({
+        from: 'alice@example.com',
+        headers: { key: 'Sender', value: 'CEO <ceo@bank.example>' },
       })
     ).toString('latin1');
     assert.doesNotMatch(message, /^Sender:/im);
@@ -147,16 +154,6 @@ describe('HTTP message parts', () => {
   });
 
   test('a client Date is written in RFC 5322 form; message/* attachments are made mail-safe or refused', async () => {
-    const compose = (request: Parameters<typeof composeMessage>[0]['request']) =>
-      composeMessage({
-        request,
-        from: { name: '', address: 'alice@example.com' },
-        to: [{ name: '', address: 'bob@example.org' }],
-        cc: [],
-        replyTo: undefined,
-        hostname: 'h.example',
-        now: 0,
-      });
     const dated = (await compose({ from: 'alice@example.com', headers: { Date: '2026-11-27' } })).toString();
     assert.match(dated, /^Date: Fri, 27 Nov 2026 00:00:00 \+0000\r$/m);
     const eml = (text: string) => ({
@@ -177,6 +174,15 @@ describe('HTTP message parts', () => {
     await assert.rejects(
       compose(eml('Subject: x\r\n\r\na\rb\r\n')),
       (error: ApiError) => error.code === 'bare_cr',
+    );
+    // No type given: MailComposer takes message/rfc822 from the .eml name, and so do the checks.
+    const untyped = eml('Subject: x\r\n\r\na\0b\r\n');
+    await assert.rejects(
+      compose({
+        ...untyped,
+        attachments: untyped.attachments.map(({ contentType: _type, ...rest }) => rest),
+      }),
+      (error: ApiError) => error.code === 'nul_character',
     );
     const multipart = validationError({
       from: 'alice@example.com',

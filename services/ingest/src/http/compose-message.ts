@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import { detectMimeType } from 'nodemailer/lib/mime-funcs';
 import type { Mailbox } from './addresses.ts';
 import { ApiError } from './api-error.ts';
 import { assertLineLengths } from './raw-message.ts';
@@ -109,9 +110,14 @@ export async function composeMessage(input: ComposeInput): Promise<Buffer> {
  * base64), so it must be mail-safe itself: a NUL or a bare CR is refused, as in a raw message, and
  * LF line endings become CRLF (an .eml file saved on Unix).
  */
-function attachmentContent(attachment: { contentType?: string | undefined; content: string }, index: number) {
+function attachmentContent(
+  attachment: { filename: string; contentType?: string | undefined; content: string },
+  index: number,
+) {
   const content = Buffer.from(attachment.content, 'base64');
-  if (!/^message\//i.test(attachment.contentType ?? '')) return content;
+  // The type MailComposer will use: the given one, or the one it detects from the file name (.eml).
+  const type = attachment.contentType ?? detectMimeType(attachment.filename);
+  if (!/^message\//i.test(type)) return content;
   const field = `attachments[${index}].content`;
   const text = content.toString('latin1');
   if (text.includes('\0'))

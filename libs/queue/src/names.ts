@@ -1,3 +1,5 @@
+import { asciiDomain } from '@outpost/core';
+
 /**
  * Queue names and the key prefix are a contract between services: changing one orphans queued jobs.
  * The prefix is a Redis Cluster hash tag so every key of every queue lands in one slot (BullMQ's
@@ -38,8 +40,14 @@ export const deliveryJobKey = (jobId: string): string => `${QUEUE_PREFIX}:${QUEU
 /** Job ids: the message job is the message id; delivery jobs add their domain's position. */
 export const deliveryJobId = (messageId: string, index: number): string => `${messageId}.d${index}`;
 
+/**
+ * A domain as keys and delivery jobs name it: lower case, A-labels (RFC 5890). An operator may type
+ * the U-label form ("bücher.example"); a key in that form would hold nothing.
+ */
+export const domainKeyPart = (domain: string): string => asciiDomain(domain) ?? domain.toLowerCase();
+
 /** Operator holds, shared by the services that set them and the workers that honour them. */
 export const controlKeys = {
   heldMessage: (messageId: string) => `${QUEUE_PREFIX}:held-message:${messageId}`,
-  pausedDomain: (domain: string) => `${QUEUE_PREFIX}:paused-domain:${domain.toLowerCase()}`,
+  pausedDomain: (domain: string) => `${QUEUE_PREFIX}:paused-domain:${domainKeyPart(domain)}`,
 };

@@ -1,11 +1,11 @@
-import { controlKeys, type DeliveryJobData, QUEUE_NAMES, QUEUE_PREFIX } from '@outpost/queue';
+import { controlKeys, type DeliveryJobData, domainKeyPart, QUEUE_NAMES, QUEUE_PREFIX } from '@outpost/queue';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createDestinationLimiter, type DestinationState } from './destination-limiter.ts';
 import { releaseParked } from './parked-jobs.ts';
 
 const pausedDomainKey = controlKeys.pausedDomain;
-const destinationOfKey = (domain: string) => `${QUEUE_PREFIX}:dest-of:${domain.toLowerCase()}`;
+const destinationOfKey = (domain: string) => `${QUEUE_PREFIX}:dest-of:${domainKeyPart(domain)}`;
 
 const DESTINATION_TTL_SECONDS = 7 * 86_400;
 /** A destination this process wrote is written again only when it changes or after this long. */
@@ -87,7 +87,7 @@ export function createOperatorControls(redis: Redis) {
      */
     async flushDomain(domain: string): Promise<number> {
       let promoted = await resume(domain);
-      const wanted = domain.toLowerCase();
+      const wanted = domainKeyPart(domain);
       for (let start = 0; ; start += 500) {
         const jobs = await deliveryQueue.getDelayed(start, start + 499);
         for (const job of jobs) {

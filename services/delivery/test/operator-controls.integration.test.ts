@@ -56,6 +56,18 @@ test('outpost destination pause holds a domain; flush releases it and retries at
   assert.equal(receiver.messages.length, 1);
 });
 
+test('outpost destination pause takes a domain in its Unicode form: the hold is on the A-label jobs carry', async () => {
+  const receiver = await world.receiver('127.0.0.6');
+  world.mx('xn--bcher-kva.test', [{ name: 'mx.xn--bcher-kva.test', priority: 10, a: ['127.0.0.6'] }]);
+  await outpost('destination', 'pause', 'Bücher.test');
+  const message = await world.enqueue({ recipients: ['bob@xn--bcher-kva.test'] });
+  await settle(700);
+  assert.equal(receiver.sessions, 0, 'held');
+  assert.match(await outpost('destination', 'flush', 'bücher.test'), /1 job\(s\) retried now/);
+  await world.waitForMessageDone(message.id);
+  assert.equal(receiver.messages.length, 1);
+});
+
 test('outpost destinations lists each destination with its window and connections in flight', async () => {
   const lines = (await outpost('destinations', '--json'))
     .trim()

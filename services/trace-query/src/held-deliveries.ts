@@ -1,4 +1,4 @@
-import { controlKeys } from '@outpost/queue';
+import { controlKeys, domainKeyPart } from '@outpost/queue';
 import type { Redis } from 'ioredis';
 import {
   domainHold,
@@ -69,7 +69,7 @@ export async function heldDeliveries(
   const jobsOf = await findJobsOfDomains(queues, heldDomains);
   for (const domain of heldDomains) {
     const hold = await domainHold(redis, domain);
-    for (const job of jobsOf.get(domain.toLowerCase()) ?? []) {
+    for (const job of jobsOf.get(domainKeyPart(domain)) ?? []) {
       for (const recipient of job.data.recipients)
         add(entry(job.data.messageId, domain, recipient.address, 'domain', hold, job.data.attempts));
     }

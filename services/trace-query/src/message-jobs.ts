@@ -3,6 +3,7 @@ import {
   controlKeys,
   type DeliveryJobData,
   deliveryJobId,
+  domainKeyPart,
   isSoloDeliveryJob,
   type MessageJobData,
   QUEUE_NAMES,
@@ -82,7 +83,7 @@ export async function findMessageJobs(
 
 /** Waiting and delayed delivery jobs of one domain (scanned: the queue has no index by domain). */
 export async function findDomainJobs(queues: OutpostQueues, domain: string): Promise<Job<DeliveryJobData>[]> {
-  return (await findJobsOfDomains(queues, [domain])).get(domain.toLowerCase()) ?? [];
+  return (await findJobsOfDomains(queues, [domain])).get(domainKeyPart(domain)) ?? [];
 }
 
 /** The pending delivery jobs of several domains, in one pass over the queue (it may be long). */
@@ -90,7 +91,8 @@ export async function findJobsOfDomains(
   queues: OutpostQueues,
   domains: readonly string[],
 ): Promise<Map<string, Job<DeliveryJobData>[]>> {
-  const found = new Map(domains.map((domain) => [domain.toLowerCase(), [] as Job<DeliveryJobData>[]]));
+  // Keyed as jobs name their domain (lower-case A-labels), whatever form the operator typed.
+  const found = new Map(domains.map((domain) => [domainKeyPart(domain), [] as Job<DeliveryJobData>[]]));
   if (found.size === 0) return found;
   for (let start = 0; ; start += 500) {
     const jobs = await queues.delivery.getJobs(['delayed', 'waiting', 'prioritized'], start, start + 499);

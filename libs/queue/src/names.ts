@@ -40,11 +40,15 @@ export const deliveryJobKey = (jobId: string): string => `${QUEUE_PREFIX}:${QUEU
 /** Job ids: the message job is the message id; delivery jobs add their domain's position. */
 export const deliveryJobId = (messageId: string, index: number): string => `${messageId}.d${index}`;
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /**
  * A domain as keys and delivery jobs name it: lower case, A-labels (RFC 5890). An operator may type
  * the U-label form ("bücher.example"); a key in that form would hold nothing.
  */
-export const domainKeyPart = (domain: string): string => asciiDomain(domain) ?? domain.toLowerCase();
+export const domainKeyPart = (domain: string): string =>
+  // ASCII needs only lower-casing (each delivery job's start builds a key with this).
+  NON_ASCII.test(domain) ? (asciiDomain(domain) ?? domain.toLowerCase()) : domain.toLowerCase();
 
 /** Operator holds, shared by the services that set them and the workers that honour them. */
 export const controlKeys = {

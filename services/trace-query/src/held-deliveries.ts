@@ -64,7 +64,7 @@ export async function heldDeliveries(
   // Held domains' jobs are found in one pass over the queue for all of them (only the asked-for
   // domain's, when the query names one): the pass is what costs, with many jobs queued.
   const heldDomains = (await scanKeySuffixes(redis, controlKeys.pausedDomain(''))).filter(
-    (domain) => !query.domain || domain === query.domain.toLowerCase(),
+    (domain) => !query.domain || domain === domainKeyPart(query.domain),
   );
   const jobsOf = await findJobsOfDomains(queues, heldDomains);
   for (const domain of heldDomains) {
@@ -77,7 +77,7 @@ export async function heldDeliveries(
   const matching = [...found.values()]
     .filter(
       (held) =>
-        (!query.domain || held.domain === query.domain.toLowerCase()) &&
+        (!query.domain || held.domain === domainKeyPart(query.domain)) &&
         (!query.recipient || held.address.toLowerCase() === query.recipient.toLowerCase()) &&
         (query.since === undefined || held.time >= query.since) &&
         (query.until === undefined || held.time <= query.until),

@@ -232,6 +232,10 @@ test('a domain: hold keeps all its queued mail, release sends it now, and both a
     )
   ).body.deliveries.map((entry) => entry.address);
   assert.deepEqual(heldByDomain.sort(), ['a@dom.test', 'b@dom.test'], "the domain hold's queued jobs");
+  const heldCount = async (domain: string) =>
+    (await api<{ deliveries: unknown[] }>(base, key, `/v1/deliveries?status=held&domain=${domain}`)).body
+      .deliveries.length;
+  assert.equal(await heldCount('DOM.test'), 2, 'the domain as the operator types it');
   assert.equal((await post('/v1/domains/dom.test/retry')).body.error?.code, 'held');
 
   const released = await post('/v1/domains/dom.test/release');

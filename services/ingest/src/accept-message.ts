@@ -89,13 +89,13 @@ export function createMessageAcceptor(deps: AcceptDeps): AcceptMessage {
         ...(traceparent !== undefined && { traceparent }),
       });
       if (deps.dkimSign) {
+        // No From: address at all is the signer's to explain ("no From: address to sign for").
         const from = fromAddresses(message.headers.from);
-        const owned = from.length > 0 && from.every((address) => input.mayUseAddress?.(address) === true);
-        if (owned) {
+        if (from.every((address) => input.mayUseAddress?.(address) === true)) {
           const signed = await deps.dkimSign(message.body, message.headers.from);
           message = { ...message, body: signed.message, size: signed.message.length, dkim: signed.outcome };
         } else {
-          const note = `not signed: the client may not send as ${from.join(', ') || 'an empty From:'}`;
+          const note = `not signed: the client may not send as ${from.join(', ')}`;
           message = { ...message, dkim: { signatures: [], note } };
         }
       }
